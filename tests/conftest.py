@@ -1,0 +1,30 @@
+"""Test-wide setup: offline Hugging Face, one shared artefact cache, and the fixtures every area uses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Reuse generated artefacts (tokenizer, tiny checkpoints, demo data) across test runs; CI points it into the clone.
+os.environ.setdefault("FUTURE_L1_CACHE", str(Path.home() / ".cache" / "future_l1"))
+
+import future_l1.harness  # noqa: F401  (installs the torchvision hook before transformers loads)
+import pytest
+
+
+@pytest.fixture(scope="session")
+def processor_dir() -> Path:
+    from future_l1.model.processor import processor_dir
+
+    return processor_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt() -> Path:
+    from future_l1.model.tiny import tiny_checkpoint_dir
+
+    return tiny_checkpoint_dir()
