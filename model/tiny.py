@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+
 from future_l1.harness.cache import cached_dir
 from future_l1.model.processor import build_processor, qwen_tokenizer_dir
 from future_l1.model.tokens import LatentIds

@@ -12,8 +12,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Reuse generated artefacts (tokenizer, tiny checkpoints, demo data) across test runs; CI points it into the clone.
 os.environ.setdefault("FUTURE_L1_CACHE", str(Path.home() / ".cache" / "future_l1"))
 
-import future_l1.harness  # noqa: F401  (installs the torchvision hook before transformers loads)
 import pytest
+
+import future_l1.harness  # noqa: F401  (installs the torchvision hook before transformers loads)
 
 
 @pytest.fixture(scope="session")

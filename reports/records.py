@@ -1,0 +1,117 @@
+"""The one source of truth for reports: long-format result records.
+
+Every number a report shows is one `Record`: a value for one (model, task, split, metric), with the number of samples
+behind it, an optional 95% confidence interval, and where it came from. Tables, CSV files and plots are views over a
+list of records, so a measured run and a number typed from a paper travel the same way and stay distinguishable
+(`source` is "measured" or "published" and `origin` is the run directory or the citation).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+MEASURED = "measured"
+PUBLISHED = "published"
+OVERALL = "all"  # split name of a whole-benchmark figure
+
+FUTUREBENCH = "futurebench"
+TWIFFBENCH = "twiffbench"
+FUTUREBENCH_SPLITS = ("hop1", "hop2", "hop3", "interp")
+
+RECORD_FIELDS = (
+    "benchmark",
+    "model",
+    "task",
+    "split",
+    "metric",
+    "value",
+    "count",
+    "ci_low",
+    "ci_high",
+    "source",
+    "origin",
+    "meta",
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One reported number.
+
+    benchmark: "futurebench", "twiffbench", or the task name for any other lmms-eval task.
+    model: display label (run's model label, or "Name (Size)" for published rows).
+    task: lmms-eval task name; for published rows the benchmark name (the paper's own protocol).
+    split: "all" for whole-benchmark figures, else "hop1" | "hop2" | "hop3" | "interp" (FutureBench).
+    metric: "acc" and "acc_strict" (percent, FutureBench), "cot" | "answer" | "avg" (0-5 judge scale, judged samples
+        only) and their "_failzero" variants, "n_judged" | "n_failed" | "n_errors" (counts), "mean_output_tokens",
+        "mean_latent_steps", "mean_latency_s", or the lmms-eval metric key of any other task.
+    value: the figure as reported by the run's results file (or the paper).
+    count: samples behind the value (None when unknown, e.g. most published rows).
+    ci_low, ci_high: 95% percentile-bootstrap interval over samples (seeded), None when no samples were read.
+    source: "measured" or "published".
+    origin: run directory (measured) or citation (published).
+    meta: run metadata (run id, model name and args, lmms-eval version, git hash, judge, ...), all strings.
+    """
+
+    benchmark: str
+    model: str
+    task: str
+    split: str
+    metric: str
+    value: float
+    count: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    source: str = MEASURED
+    origin: str = ""
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in (MEASURED, PUBLISHED):
+            raise ValueError(f"Record.source must be {MEASURED!r} or {PUBLISHED!r}, got {self.source!r}")
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.model, self.task, self.split, self.metric)
+
+
+def benchmark_of(task: str) -> str:
+    """Map a task name onto the benchmark whose leaderboard shows it (the three prompt variants share one)."""
+    for bench in (FUTUREBENCH, TWIFFBENCH):
+        if task == bench or task.startswith(bench + "_"):
+            return bench
+    return task
+
+
+def records_to_csv(records: Iterable[Record]) -> str:
+    """Long-format CSV, one row per record; `meta` is a JSON object with sorted keys (stable bytes)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(RECORD_FIELDS)
+    for r in records:
+        writer.writerow(
+            [
+                r.benchmark,
+                r.model,
+                r.task,
+                r.split,
+                r.metric,
+                _num(r.value),
+                "" if r.count is None else r.count,
+                _num(r.ci_low),
+                _num(r.ci_high),
+                r.source,
+                r.origin,
+                json.dumps(dict(r.meta), sort_keys=True),
+            ]
+        )
+    return buf.getvalue()
+
+
+def _num(x: float | None) -> str:
+    # repr of a rounded float keeps CSV bytes stable and short; 6 decimals are far below any reported precision.
+    return "" if x is None else repr(round(float(x), 6))

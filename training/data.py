@@ -1,0 +1,202 @@
+"""Readers and validators for Future-L1-50K / TwiFF SFT records (official-code-spec §5.1).
+
+Two record forms are accepted, told apart per record:
+
+* Format A (TwiFF frame-index JSON, what Future-L1-50K uses): `video` (absolute or relative to the JSON file),
+  `image` and `reasoning_image` = 1-based positions in the video's 8-frame keyframe pool (`frames.keyframe_pool`).
+* Format B (path-based): `image` and `reasoning_image` = image file paths, relative to the JSON file.
+
+Both carry `conversations` = [human turn with `<image>` placeholders, gpt turn "THOUGHT 1: … <image> THOUGHT 2: …"]
+and `answer`. A file is a JSON list or JSON lines.
+
+Deviation from the official loader: it drops surplus `<image>` placeholders with a warning and trains on the rest;
+we reject such a record (named, with the reason), because a placeholder without its frame silently changes the
+reasoning trace. Every bad record is reported as `BadRecord(index, id, reason)`; with `allow_bad=True` the good
+records still load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from future_l1.training.frames import POOL_SIZE, FrameCache
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "<image>"
+THOUGHT_PREFIX = re.compile(r"^\s*THOUGHT\s*\d+\s*:\s*", re.IGNORECASE)
+HUMAN_ROLES = {"human", "user"}
+GPT_ROLES = {"gpt", "assistant"}
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used as given; the message names the bad records and the fix."""
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    index: int
+    id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"record {self.index} ({self.id}): {self.reason}"
+
+
+@dataclass
+class SFTRecord:
+    """One training example, resolved: which frames, which texts. Frames are decoded on demand (`load_frames`)."""
+
+    id: str
+    question: str  # human text; `<image>` marks where each question frame goes
+    thoughts: list[str]  # len(reasoning frames) + 1 text pieces of the gpt turn, "THOUGHT n:" stripped
+    answer: str
+    question_frames: list[int | Path]  # Format A: 0-based pool slots; Format B: image paths
+    reasoning_frames: list[int | Path]
+    video: Path | None = None  # Format A only
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def format(self) -> str:
+        return "A" if self.video is not None else "B"
+
+    def load_frames(self, cache: FrameCache) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(question frames, reasoning frames) as HxWx3 uint8 arrays."""
+        if self.video is not None:
+            pool = cache.pool(self.video)
+            return [pool[i] for i in self.question_frames], [pool[i] for i in self.reasoning_frames]
+        return [_read_image(p) for p in self.question_frames], [_read_image(p) for p in self.reasoning_frames]
+
+
+def _read_image(path: int | Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def read_raw(path: str | Path) -> list[dict]:
+    """The raw records of a JSON list or JSON-lines file."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    data = json.loads(text)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    return data
+
+
+def parse_record(raw: Any, index: int, root: Path) -> SFTRecord:
+    """Validate one raw record; raises `ValueError` with the reason when it is unusable."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"not a JSON object ({type(raw).__name__})")
+    rid = str(raw.get("id", index))
+    human, gpt = _turns(raw.get("conversations"))
+    answer = str(raw.get("answer") or "").strip()
+    if not answer:
+        raise ValueError("empty answer")
+    q_frames, r_frames = raw.get("image") or [], raw.get("reasoning_image") or []
+    if not isinstance(q_frames, list) or not isinstance(r_frames, list):
+        raise ValueError("`image` and `reasoning_image` must be lists")
+    n_q = human.count(PLACEHOLDER)
+    if n_q and n_q != len(q_frames):
+        raise ValueError(f"human turn has {n_q} <image> placeholders but `image` lists {len(q_frames)} frames")
+    n_r = gpt.count(PLACEHOLDER)
+    if n_r != len(r_frames):
+        raise ValueError(f"gpt turn has {n_r} <image> placeholders but `reasoning_image` lists {len(r_frames)} frames")
+    if not n_q:  # no markers: the frames go before the question, as the official loaders do
+        human = PLACEHOLDER * len(q_frames) + human
+    thoughts = [THOUGHT_PREFIX.sub("", piece).strip() for piece in gpt.split(PLACEHOLDER)]
+    meta = {k: raw[k] for k in ("gain", "correct_in_8_base", "correct_in_8_hint", "meta_data") if k in raw}
+
+    if raw.get("video"):
+        video = Path(raw["video"])
+        video = video if video.is_absolute() else root / video
+        if not video.is_file():
+            raise ValueError(f"video not found: {video}")
+        return SFTRecord(rid, human, thoughts, answer, _slots(q_frames, "image"), _slots(r_frames, "reasoning_image"),
+                         video=video, meta=meta)  # fmt: skip
+    paths = [_image_path(p, root) for p in [*q_frames, *r_frames]]
+    return SFTRecord(rid, human, thoughts, answer, paths[: len(q_frames)], paths[len(q_frames) :], meta=meta)
+
+
+def _turns(conversations: Any) -> tuple[str, str]:
+    if not isinstance(conversations, list) or len(conversations) < 2:
+        raise ValueError("`conversations` must hold a human turn and a gpt turn")
+    human = [c for c in conversations if isinstance(c, dict) and c.get("from", c.get("role")) in HUMAN_ROLES]
+    gpt = [c for c in conversations if isinstance(c, dict) and c.get("from", c.get("role")) in GPT_ROLES]
+    if len(human) != 1 or len(gpt) != 1:
+        raise ValueError(f"expected one human and one gpt turn, got {len(human)} and {len(gpt)}")
+    texts = [str(t.get("value", t.get("content", "")) or "") for t in (human[0], gpt[0])]
+    return texts[0], texts[1]
+
+
+def _slots(indices: list, name: str) -> list[int]:
+    """1-based pool positions -> 0-based slots, checked."""
+    out = []
+    for i in indices:
+        if isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= POOL_SIZE:
+            raise ValueError(f"`{name}` entry {i!r} is not a 1-based position in the {POOL_SIZE}-frame pool")
+        out.append(i - 1)
+    return out
+
+
+def _image_path(p: Any, root: Path) -> Path:
+    if not isinstance(p, str):
+        raise ValueError(f"image entry {p!r} is neither a pool index (with `video`) nor a path")
+    path = Path(p) if Path(p).is_absolute() else root / p
+    if not path.is_file():
+        raise ValueError(f"image not found: {path}")
+    return path
+
+
+@dataclass
+class LoadedRecords:
+    records: list[SFTRecord]
+    bad: list[BadRecord]
+    source: Path
+
+
+def load_records(path: str | Path, *, allow_bad: bool = False, limit: int | None = None) -> LoadedRecords:
+    """Parse and validate every record of `path`. Bad records raise `DataError` unless `allow_bad`."""
+    path = Path(path)
+    raws = read_raw(path)[:limit]
+    records, bad = [], []
+    for i, raw in enumerate(raws):
+        try:
+            records.append(parse_record(raw, i, path.parent))
+        except ValueError as exc:
+            rid = str(raw.get("id", i)) if isinstance(raw, dict) else str(i)
+            bad.append(BadRecord(i, rid, str(exc)))
+    for b in bad:
+        log.warning("skipping %s: %s", path, b)
+    if bad and not allow_bad:
+        listed = "\n  ".join(str(b) for b in bad[:10]) + (f"\n  … and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise DataError(
+            f"{path}: {len(bad)} of {len(raws)} records are unusable:\n  {listed}\n"
+            "Fix them, or allow skipping (allow_bad_records: true / --allow-bad-records)."
+        )
+    return LoadedRecords(records, bad, path)
+
+
+def check_frames(loaded: LoadedRecords, cache: FrameCache | None = None) -> LoadedRecords:
+    """Decode every record's frames once (filling `cache`); records whose video/images cannot be read move to bad."""
+    from tqdm.auto import tqdm
+
+    cache = cache or FrameCache()
+    good, bad = [], list(loaded.bad)
+    for i, rec in enumerate(tqdm(loaded.records, desc="checking frames", unit="rec", leave=False)):
+        try:
+            rec.load_frames(cache)
+            good.append(rec)
+        except Exception as exc:  # unreadable media of any kind: name it and go on
+            bad.append(BadRecord(i, rec.id, f"unreadable frames: {exc}"))
+    return LoadedRecords(good, bad, loaded.source)
