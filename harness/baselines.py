@@ -2,7 +2,7 @@
 
 `answer_prior` never looks at the video. For a multiple-choice prompt (FutureBench) it answers one option letter:
 `strategy=fixed` answers `letter` (default "A"); `strategy=most_frequent` answers the letter that is most often the
-gold answer of the evaluated split (an oracle label prior: the best any video-blind constant answer can score, so it
+gold answer (doc field `answer_field`) of the evaluated split (an oracle label prior: the best any video-blind constant answer can score, so it
 is the floor a real model has to beat). For an open prompt (TwiFF-Bench) it answers the constant `open_answer`.
 Replies use the `<answer>…</answer>` format both benchmark families parse.
 """
@@ -45,6 +45,7 @@ class AnswerPrior(lmms):
         strategy: str = "fixed",
         letter: str = "A",
         open_answer: str = DEFAULT_OPEN_ANSWER,
+        answer_field: str = "answer",
         delay_s: float = 0.0,
         **_: Any,  # batch_size / device / max_batch_size from lmms-eval
     ) -> None:
@@ -54,6 +55,7 @@ class AnswerPrior(lmms):
         self.strategy = strategy
         self.letter = str(letter).strip().upper()
         self.open_answer = str(open_answer)
+        self.answer_field = str(answer_field)
         self.delay_s = float(delay_s)
         self._priors: dict[tuple[str, str], str | None] = {}
 
@@ -61,12 +63,12 @@ class AnswerPrior(lmms):
     def device(self) -> str:
         return "cpu"
 
-    def _most_frequent_letter(self, task: str, split: str, doc_to_target) -> str | None:
+    def _most_frequent_letter(self, task: str, split: str) -> str | None:
         key = (task, split)
         if key not in self._priors:
             counts: collections.Counter[str] = collections.Counter()
             for doc in self.task_dict[task][split]:
-                match = _LETTER.match(str(doc_to_target(doc)) if doc_to_target else "")
+                match = _LETTER.match(str(doc.get(self.answer_field) or ""))
                 if match:
                     counts[match.group(1)] += 1
             # ties break towards the earlier letter so the answer is deterministic
@@ -79,8 +81,7 @@ class AnswerPrior(lmms):
             return f"<answer>{self.open_answer}</answer>"
         choice = self.letter
         if self.strategy == "most_frequent":
-            target_fn = getattr(self, "_targets", {}).get(task)
-            choice = self._most_frequent_letter(task, split, target_fn) or self.letter
+            choice = self._most_frequent_letter(task, split) or self.letter
         if choice not in letters:
             choice = letters[0]
         return f"<answer>{choice}</answer>"
@@ -95,10 +96,6 @@ class AnswerPrior(lmms):
             text = self._answer(ctx, task, split)
             out.append(GenerationResult(text, TokenCounts(input_tokens=len(ctx.split()), output_tokens=1)))
         return out
-
-    def set_targets(self, targets: dict[str, Any]) -> None:
-        """Give `most_frequent` each task's `doc_to_target` (the harness calls this; lmms-eval has no hook)."""
-        self._targets = dict(targets)
 
     def loglikelihood(self, requests):
         raise NotImplementedError("answer_prior only generates text")

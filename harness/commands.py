@@ -1,0 +1,75 @@
+"""`future-l1 run` (evaluate a suite, resumably) and `future-l1 runs list`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="evaluate the models × tasks of a suite through lmms-eval (resumable; default: the embedded demo suite)",
+        description="Evaluate a suite. Re-running the same command resumes an interrupted run. "
+        "Data parallel: torchrun --nproc_per_node N -m future_l1.harness.cli run SUITE",
+    )
+    run.add_argument("suite", nargs="?", help="suite YAML (default: the embedded offline demo suite)")
+    run.add_argument("--runs-dir", default="runs", help="where run directories go (default: ./runs)")
+    group = run.add_mutually_exclusive_group()
+    group.add_argument("--run-id", help="explicit run id (default: derived from the suite's content hash)")
+    group.add_argument("--new", action="store_true", help="start a fresh run instead of resuming")
+    run.add_argument("--validate-only", action="store_true", help="check the suite and exit")
+    run.set_defaults(func=run_command)
+
+    runs = subparsers.add_parser("runs", help="inspect run directories")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
+    listing = runs_sub.add_parser("list", help="list runs and their state")
+    listing.add_argument("--runs-dir", default="runs")
+    listing.set_defaults(func=list_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    from future_l1.harness import runner
+    from future_l1.harness.leaderboard import render
+    from future_l1.harness.suite import SuiteError, load_suite, validate
+
+    try:
+        suite = load_suite(args.suite)
+        if args.validate_only:
+            problems = validate(suite)
+            if problems:
+                raise SuiteError(problems)
+            print(f"suite {suite.name!r}: OK ({len(suite.models)} models × {len(suite.tasks)} tasks)")
+            return 0
+        runner.init_distributed()
+        job = runner.Runner(suite, Path(args.runs_dir), run_id=args.run_id, new=args.new)
+        outcome = job.execute()
+    except SuiteError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    if job.rank != 0:
+        return 1 if outcome.failures else 0
+    print(f"\nrun {job.run_id}: {outcome.computed} samples computed, {outcome.reused} reused from the journal")
+    print(render(outcome.run_dir))
+    print(f"\nrun directory: {outcome.run_dir}")
+    for failure in outcome.failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if outcome.failures else 0
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from future_l1.harness.rundir import list_runs
+
+    rows = list_runs(Path(args.runs_dir))
+    if not rows:
+        print(f"no runs under {args.runs_dir}")
+        return 0
+    print(f"{'run id':<40} {'status':<9} {'done':>9} {'failed':>6}  updated")
+    for r in rows:
+        print(f"{r['run_id']:<40} {r['status']:<9} {r['done']:>4}/{r['total']:<4} {r['failed']:>6}  {r['updated']}")
+    return 0

@@ -1,0 +1,195 @@
+"""The run directory: layout, atomic writes, state, environment and hashes (the contract reports read).
+
+<runs_root>/<run_id>/ suite.yaml, env.json, hashes.json, judge.json, state.json, journal/, results/<label>/<task>.json,
+samples/<label>/<task>.jsonl, lmms_eval/ (lmms-eval's own files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGES = ("future-l1", "lmms-eval", "torch", "transformers", "accelerate", "datasets", "av", "numpy")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary sibling, fsync, then os.replace: readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default
+
+
+def entry_name(label: str, task: str) -> str:
+    return f"{label}/{task}"
+
+
+class RunDir:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    # paths
+    @property
+    def state_path(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.path / "journal"
+
+    def results_path(self, label: str, task: str) -> Path:
+        return self.path / "results" / label / f"{task}.json"
+
+    def samples_path(self, label: str, task: str) -> Path:
+        return self.path / "samples" / label / f"{task}.jsonl"
+
+    def lmms_eval_dir(self, label: str, task: str) -> Path:
+        return self.path / "lmms_eval" / label / task
+
+    # state
+    def read_state(self) -> dict[str, Any]:
+        return read_json(self.state_path, {"status": "running", "entries": {}})
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        state["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        write_json(self.state_path, state)
+
+    def set_entry(self, label: str, task: str, status: str, error: str | None = None) -> None:
+        state = self.read_state()
+        state["entries"][entry_name(label, task)] = status
+        if error:
+            state.setdefault("errors", {})[entry_name(label, task)] = error
+        else:
+            state.get("errors", {}).pop(entry_name(label, task), None)
+        self.write_state(state)
+
+    def is_done(self, label: str, task: str) -> bool:
+        entries = self.read_state()["entries"]
+        return entries.get(entry_name(label, task)) == "done" and self.results_path(label, task).exists()
+
+    def write_suite(self, suite_dict: dict[str, Any]) -> None:
+        atomic_write(self.path / "suite.yaml", yaml.safe_dump(suite_dict, sort_keys=False))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Environment and hashes
+
+
+def git_hash(repo: Path | None = None) -> str | None:
+    repo = repo or Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def environment() -> dict[str, Any]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    gpu: dict[str, Any] = {"available": False}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = {
+                "available": True,
+                "count": torch.cuda.device_count(),
+                "names": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+                "cuda": torch.version.cuda,
+            }
+    except Exception as exc:  # the environment record must never stop a run
+        gpu = {"available": False, "error": str(exc)}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "gpu": gpu,
+        "git_hash": git_hash(),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "hf_offline": os.environ.get("HF_HUB_OFFLINE"),
+    }
+
+
+def hash_path(path: Path) -> str:
+    """sha256 over a file, or over a folder's files (relative names + contents, sorted) so renames count."""
+    digest = hashlib.sha256()
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.name != ".complete")
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_docs(docs: Any) -> str:
+    """sha256 over a task's evaluation docs, including the content of every file a doc names (videos)."""
+    digest = hashlib.sha256()
+    for doc in docs:
+        digest.update(json.dumps(doc, sort_keys=True, default=str).encode())
+        for value in doc.values():
+            if isinstance(value, str) and len(value) < 4096 and os.path.isfile(value):
+                digest.update(hash_path(Path(value)).encode())
+    return digest.hexdigest()
+
+
+def list_runs(runs_root: Path) -> list[dict[str, Any]]:
+    rows = []
+    if not runs_root.is_dir():
+        return rows
+    for run in sorted(p for p in runs_root.iterdir() if (p / "state.json").exists()):
+        state = read_json(run / "state.json", {})
+        entries = state.get("entries", {})
+        done = sum(1 for s in entries.values() if s == "done")
+        rows.append(
+            {
+                "run_id": run.name,
+                "status": state.get("status", "?"),
+                "done": done,
+                "total": len(entries),
+                "failed": sum(1 for s in entries.values() if s == "failed"),
+                "updated": state.get("updated", ""),
+                "path": str(run),
+            }
+        )
+    return rows

@@ -1,0 +1,308 @@
+"""Batched latent-interleaved decoding for Qwen3-VL (official-code-spec §1.5, §3.1), on transformers' public API.
+
+Semantics (same as the authors' HF loop):
+- A span starts when `<|latent_start|>` has been emitted. From the next step on, the row is in latent mode: its
+  input embedding is the previous step's final post-norm hidden state (or the projection head's output when the
+  checkpoint has a head), and the emitted token is `<|latent|>` whatever the model chose.
+- Per-span cap: `max_latent_token` in fixed-budget mode, else `loose_latent_budget` when set, else
+  `max(1, round(max_latent_token * multiplier))` with multiplier 2.0.
+- Loose mode: the span ends early when the model's own choice at a latent step is `<|latent_end|>` (a span can be
+  empty, as in the HF loop). Fixed mode ignores that choice. At the cap, `<|latent_end|>` is forced.
+- `max_new_tokens` counts every decoding step, latent steps included (as HF's generate in the official loop).
+- Latent steps use ordinary sequential text positions: all three M-RoPE axes equal, continuing from the prompt's
+  `rope_deltas`, exactly like text tokens (as in the official code).
+
+Design: `LatentDecoder.step` takes one input per row (a token id, or a fed-back vector for rows in latent mode) and
+returns the post-norm hidden state and logits; text and latent rows share one batched forward. Position ids are
+passed explicitly (4 rows: text row + t/h/w rows), computed per row from the left-padded prompt, so no state is kept
+on the transformers model (its `rope_deltas` attribute is neither read nor relied on).
+
+Deviations from the official loop: stop strings are applied inside the loop (a row stops as soon as its text
+contains one, and the text is cut there) instead of only after generation; rows that finished stop producing tokens
+(the official loop pads them); sampling uses a seeded `torch.Generator` so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from future_l1.model.tokens import LatentIds
+
+# A logits processor sees the ids generated so far ([B, t], without the prompt) and the next-token logits [B, V].
+LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LatentBudget:
+    """How long a latent span may be (official-code-spec §1.5)."""
+
+    max_latent_token: int = 32
+    fixed: bool = False
+    multiplier: float = 2.0
+    loose_budget: int | None = None
+
+    @property
+    def cap(self) -> int:
+        if self.fixed:
+            return max(1, int(self.max_latent_token))
+        if self.loose_budget is not None and int(self.loose_budget) > 0:
+            return int(self.loose_budget)
+        return max(1, round(self.max_latent_token * self.multiplier))
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float | None = None
+    do_sample: bool | None = None  # None: sample iff temperature > 0
+    seed: int | None = None
+    stop: Sequence[str] = ()
+    latent: bool = True  # False: plain text decoding (zero-shot baseline); latent tokens are ordinary tokens
+    return_latents: bool = False
+
+    @property
+    def sampling(self) -> bool:
+        return bool(self.do_sample) if self.do_sample is not None else self.temperature > 0
+
+
+@dataclass
+class DecodeOutput:
+    text: str  # special tokens kept, cut at the first stop string
+    token_ids: list[int]  # generated ids (the EOS included when emitted)
+    text_tokens: int  # generated tokens that are not latent steps
+    latent_steps: int  # number of `<|latent|>` steps fed back
+    span_lengths: list[int]  # latent steps per span, in order
+    finish_reason: str  # "eos" | "stop" | "length"
+    latents: torch.Tensor | None = None  # [latent_steps, H] float32 on CPU, when requested
+    extra: dict = field(default_factory=dict)
+
+
+def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+    cum = sorted_logits.softmax(-1).cumsum(-1)
+    remove = cum - sorted_logits.softmax(-1) > top_p  # keep the smallest prefix whose mass reaches top_p
+    sorted_logits = sorted_logits.masked_fill(remove, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+
+
+class LatentDecoder:
+    """Decode a left-padded batch with latent spans. `model` is a `Qwen3VLForConditionalGeneration`."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        latent_ids: LatentIds | None,
+        budget: LatentBudget,
+        head: torch.nn.Module | None = None,
+        eos_token_ids: Sequence[int] | None = None,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.latent_ids = latent_ids
+        self.budget = budget
+        self.head = head
+        if eos_token_ids is None:
+            eos = model.generation_config.eos_token_id
+            eos_token_ids = [eos] if isinstance(eos, int) else list(eos or [tokenizer.eos_token_id])
+        self.eos_token_ids = [int(e) for e in eos_token_ids]
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
+
+    # -- the model call ------------------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.model.lm_head.weight.device
+
+    def prefill(self, batch: Mapping[str, torch.Tensor]):
+        """Run the prompt. Returns (last hidden [B,H], logits [B,V], cache, next text position [B], rope delta [B])."""
+        input_ids = batch["input_ids"]
+        mask = batch["attention_mask"]
+        mm_types = batch.get("mm_token_type_ids")
+        if mm_types is None:
+            mm_types = torch.zeros_like(input_ids)
+        rope, deltas = self.model.model.get_rope_index(
+            input_ids,
+            mm_token_type_ids=mm_types,
+            image_grid_thw=batch.get("image_grid_thw"),
+            video_grid_thw=batch.get("video_grid_thw"),
+            attention_mask=mask,
+        )
+        text_pos = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+        position_ids = torch.cat([text_pos[None], rope.to(text_pos)], 0)
+        vision = {k: batch.get(k) for k in ("pixel_values", "pixel_values_videos", "image_grid_thw", "video_grid_thw")}
+        out = self.model.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            mm_token_type_ids=mm_types,
+            use_cache=True,
+            **{k: v for k, v in vision.items() if v is not None},
+        )
+        hidden = out.last_hidden_state[:, -1]
+        return hidden, self.model.lm_head(hidden), out.past_key_values, mask.sum(-1), deltas.view(-1).to(text_pos)
+
+    def step(
+        self,
+        token_ids: torch.Tensor,
+        latent_vectors: torch.Tensor,
+        latent_rows: torch.Tensor,
+        attention_mask: torch.Tensor,
+        text_positions: torch.Tensor,
+        rope_deltas: torch.Tensor,
+        cache,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One decoding step for every row: token rows embed their token, latent rows take their fed-back vector."""
+        embeds = self.model.get_input_embeddings()(token_ids[:, None])
+        embeds = torch.where(latent_rows[:, None, None], latent_vectors[:, None, :].to(embeds.dtype), embeds)
+        text = text_positions[None, :, None]
+        position_ids = torch.cat([text, (text + rope_deltas[None, :, None]).expand(3, -1, -1)], 0)
+        out = self.model.model(
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+        )
+        hidden = out.last_hidden_state[:, -1]
+        return hidden, self.model.lm_head(hidden)
+
+    def feedback(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.head(hidden) if self.head is not None else hidden
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(
+        self,
+        batch: Mapping[str, torch.Tensor],
+        settings: GenerationSettings | None = None,
+        logits_processor: LogitsProcessor | None = None,
+    ) -> list[DecodeOutput]:
+        settings = settings or GenerationSettings()
+        dev = self.device
+        batch = {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+        input_ids, prompt_mask = batch["input_ids"], batch["attention_mask"]
+        bsz, prompt_len = input_ids.shape
+        latent_on = settings.latent and self.latent_ids is not None
+        ids = self.latent_ids
+        cap = self.budget.cap
+        generator = None
+        if settings.sampling:
+            generator = torch.Generator(device=dev)
+            generator.manual_seed(settings.seed if settings.seed is not None else 0)
+
+        hidden, logits, cache, text_pos, deltas = self.prefill(batch)
+        max_new = int(settings.max_new_tokens)
+        mask = torch.ones(bsz, prompt_len + max_new, dtype=prompt_mask.dtype, device=dev)
+        mask[:, :prompt_len] = prompt_mask
+        eos = torch.tensor(self.eos_token_ids, device=dev)
+
+        last_token = input_ids[:, -1]
+        in_latent = torch.zeros(bsz, dtype=torch.bool, device=dev)
+        span_len = torch.zeros(bsz, dtype=torch.long, device=dev)
+        finished = torch.zeros(bsz, dtype=torch.bool, device=dev)
+        generated = torch.empty(bsz, 0, dtype=torch.long, device=dev)
+        latent_flags: list[torch.Tensor] = []
+        latent_store: list[torch.Tensor] = []
+        reasons = ["length"] * bsz
+        lengths = [max_new] * bsz
+        stops = [s for s in settings.stop if s]
+        stop_window = max((len(s) for s in stops), default=0) + 8
+        for t in range(max_new):
+            feed = self.feedback(hidden)
+            scores = logits.float()
+            if logits_processor is not None:
+                scores = logits_processor(generated, scores)
+            if settings.sampling:
+                scores = scores / max(settings.temperature, 1e-6)
+                if settings.top_p is not None and settings.top_p < 1.0:
+                    scores = _top_p_filter(scores, settings.top_p)
+                choice = torch.multinomial(scores.softmax(-1), 1, generator=generator).squeeze(1)
+            else:
+                choice = scores.argmax(-1)
+
+            token = choice
+            emit_latent = torch.zeros_like(in_latent)
+            if latent_on:
+                entering = (last_token == ids.start) & ~in_latent
+                active = in_latent | entering
+                span_len = torch.where(entering, torch.zeros_like(span_len), span_len)
+                end = active & (span_len >= cap)
+                if not self.budget.fixed:
+                    end = end | (active & (choice == ids.end))
+                emit_latent = active & ~end
+                token = torch.where(emit_latent, torch.full_like(choice, ids.latent), token)
+                token = torch.where(end, torch.full_like(choice, ids.end), token)
+                span_len = span_len + emit_latent.long()
+                in_latent = emit_latent
+            token = torch.where(finished, torch.full_like(token, self.pad_token_id), token)
+            emit_latent = emit_latent & ~finished
+            generated = torch.cat([generated, token[:, None]], 1)
+            latent_flags.append(emit_latent)
+            if settings.return_latents:
+                latent_store.append(feed.float())
+
+            hit_eos = ~finished & ~emit_latent & torch.isin(token, eos)
+            newly_done = hit_eos.clone()
+            if stops:
+                for b in (~finished & ~hit_eos).nonzero().flatten().tolist():
+                    tail = self.tokenizer.decode(generated[b, -stop_window:].tolist(), skip_special_tokens=False)
+                    if any(s in tail for s in stops):
+                        newly_done[b] = True
+                        reasons[b] = "stop"
+            for b in hit_eos.nonzero().flatten().tolist():
+                reasons[b] = "eos"
+            for b in newly_done.nonzero().flatten().tolist():
+                lengths[b] = t + 1
+            finished = finished | newly_done
+            if bool(finished.all()) or t == max_new - 1:
+                break
+            last_token = token
+            mask_now = mask[:, : prompt_len + t + 1]
+            hidden, logits = self.step(token, feed, emit_latent, mask_now, text_pos + t, deltas, cache)
+
+        return self._collect(generated, torch.stack(latent_flags, 1), latent_store, reasons, lengths, stops)
+
+    def _collect(self, generated, latent_flags, latent_store, reasons, lengths, stops) -> list[DecodeOutput]:
+        outputs = []
+        latents_all = torch.stack(latent_store, 1).cpu() if latent_store else None
+        gen = generated.cpu().tolist()
+        flags = latent_flags.cpu()
+        for b, row in enumerate(gen):
+            n = min(lengths[b], len(row))
+            row_ids = row[:n]
+            row_flags = flags[b, :n]
+            text = self.tokenizer.decode(row_ids, skip_special_tokens=False)
+            for s in stops:
+                if s in text:
+                    text = text[: text.index(s)]
+            latent_steps = int(row_flags.sum())
+            outputs.append(
+                DecodeOutput(
+                    text=text,
+                    token_ids=row_ids,
+                    text_tokens=n - latent_steps,
+                    latent_steps=latent_steps,
+                    span_lengths=self._span_lengths(row_ids),
+                    finish_reason=reasons[b],
+                    latents=latents_all[b, :n][row_flags] if latents_all is not None else None,
+                )
+            )
+        return outputs
+
+    def _span_lengths(self, row: list[int]) -> list[int]:
+        if self.latent_ids is None:
+            return []
+        spans: list[int] = []
+        inside = False
+        for tok in row:
+            if tok == self.latent_ids.start and not inside:
+                spans.append(0)
+                inside = True
+            elif inside and tok == self.latent_ids.latent:
+                spans[-1] += 1
+            elif inside and tok == self.latent_ids.end:
+                inside = False
+        return spans

@@ -1,0 +1,243 @@
+"""The `future_l1` lmms-eval chat model: batched latent-interleaved decoding of Future-L1 / Qwen3-VL checkpoints.
+
+Model args (`--model_args k=v,...`): pretrained (directory or hub id), latent (on/off; default: on iff the
+checkpoint has latent ids), max_latent_token, fixed_latent_budget (false | true | K), latent_multiplier,
+loose_latent_budget, head_prefer, max_num_frames (32), min_pixels (200,704), max_pixels (1,605,632), batch_size,
+dtype (auto: bf16 on GPU, float32 on CPU), attn_implementation, device, max_new_tokens (default for requests without
+one: 8192, as the official adapter), save_latents=DIR (npz sidecar per sample), seed.
+
+Behaviour (official-code-spec §3.2 unless said otherwise):
+- The messages come from the task's doc_to_messages (the *_future_l1 tasks include the official system prompt).
+  A request without a system message gets FUTURE_L1_SYSTEM_PROMPT when latent decoding is on.
+- Generation defaults: greedy (temperature 0), `until` stop strings applied by the decoder; "\\n\\n" is dropped
+  from `until` like the official adapter does (a reasoning trace contains blank lines).
+- The response keeps special tokens, so the tasks recover latent spans from the text; TokenCounts carry
+  output_tokens = text tokens and reasoning_tokens = latent steps.
+- Deviation: a corrupt/missing video or image becomes the answer "[future-l1 error] <message>" for that sample only
+  (the official adapter aborts the run); a failing batch is retried sample by sample so one bad input never takes
+  the batch down.
+- Data parallel (torchrun / accelerate launch): one device per local rank; lmms-eval's padding requests
+  (metadata "__padding_only__") are answered with "" without running the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import future_l1.harness  # noqa: F401  (torchvision shim before transformers)
+import numpy as np
+import torch
+from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
+from lmms_eval.api.model import lmms
+
+from future_l1.model.checkpoint import load_future_l1
+from future_l1.model.decoder import GenerationSettings
+from future_l1.model.inputs import DEFAULT_MAX_NUM_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, collate, prepare_sample
+
+ERROR_PREFIX = "[future-l1 error] "
+DEFAULT_MAX_NEW_TOKENS = 8192
+
+
+def _system_prompt() -> str | None:
+    try:
+        from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
+    except ImportError:
+        return None
+    return FUTURE_L1_SYSTEM_PROMPT
+
+
+def _as_bool(value) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _dist_env() -> tuple[int, int, int]:
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    return rank, world, local
+
+
+class FutureL1(lmms):
+    is_simple = False
+
+    def __init__(
+        self,
+        pretrained: str,
+        latent=None,
+        max_latent_token: int | None = None,
+        fixed_latent_budget=None,
+        latent_multiplier: float | None = None,
+        loose_latent_budget: int | None = None,
+        head_prefer: str | None = None,
+        max_num_frames: int = DEFAULT_MAX_NUM_FRAMES,
+        min_pixels: int = DEFAULT_MIN_PIXELS,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        batch_size: int | str = 1,
+        dtype: str | None = None,
+        attn_implementation: str | None = None,
+        device: str | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        save_latents: str | None = None,
+        seed: int = 0,
+        max_batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        rank, world, local = _dist_env()
+        self._rank, self._world_size = rank, world
+        if device is None or device in ("cuda", "auto"):
+            device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+        self._device = torch.device(device)
+        if self._device.type == "cuda":
+            torch.cuda.set_device(self._device)
+        if self._device.type == "cpu":
+            dtype = "fp32"  # bf16 matmuls on CPU are slow and change greedy outputs
+        fixed = fixed_latent_budget
+        if isinstance(fixed, str):
+            fixed = int(fixed) if fixed.isdigit() else _as_bool(fixed)
+        self.model = load_future_l1(
+            pretrained,
+            latent=_as_bool(latent),
+            max_latent_token=max_latent_token,
+            fixed_latent_budget=fixed,
+            latent_multiplier=latent_multiplier,
+            loose_latent_budget=loose_latent_budget,
+            head_prefer=head_prefer,
+            dtype=None if dtype in (None, "auto") else dtype,
+            device=self._device,
+            attn_implementation=attn_implementation,
+        )
+        self.batch_size_per_gpu = max(1, int(batch_size) if str(batch_size).isdigit() else 1)
+        self.media = dict(max_num_frames=int(max_num_frames), min_pixels=int(min_pixels), max_pixels=int(max_pixels))
+        self.max_new_tokens = int(max_new_tokens)
+        self.save_latents = Path(save_latents) if save_latents else None
+        self.seed = int(seed)
+        self.pretrained = pretrained
+
+    # -- lmms-eval plumbing ----------------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def batch_size(self) -> int:
+        return self.batch_size_per_gpu
+
+    def clean(self) -> None:
+        """Free cached memory but keep the model, so a harness can reuse this instance (lmms.clean deletes it)."""
+        import gc
+
+        gc.collect()
+        if self._device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError("future_l1 is a generation model; loglikelihood tasks are not supported")
+
+    def generate_until_multi_round(self, requests):
+        raise NotImplementedError("future_l1 does not implement multi-round generation")
+
+    # -- generation ------------------------------------------------------------------------------------------------
+    def _settings(self, gen_kwargs: dict) -> GenerationSettings:
+        until = gen_kwargs.get("until") or []
+        until = [until] if isinstance(until, str) else list(until)
+        temperature = float(gen_kwargs.get("temperature", 0.0) or 0.0)
+        do_sample = gen_kwargs.get("do_sample")
+        return GenerationSettings(
+            max_new_tokens=int(gen_kwargs.get("max_new_tokens") or self.max_new_tokens),
+            temperature=temperature,
+            top_p=gen_kwargs.get("top_p"),
+            do_sample=(_as_bool(do_sample) and temperature > 0) if do_sample is not None else None,
+            seed=int(gen_kwargs.get("seed", self.seed)),
+            stop=tuple(s for s in until if s and s != "\n\n"),
+            latent=self.model.latent,
+            return_latents=self.save_latents is not None,
+        )
+
+    def _messages(self, request: Instance) -> list[dict]:
+        args = request.args
+        doc_id, task, split = args[-3:]
+        doc_to_messages = next(a for a in args if callable(a))
+        messages = doc_to_messages(self.task_dict[task][split][doc_id])
+        if hasattr(messages, "model_dump"):
+            messages = messages.model_dump()
+        messages = [dict(m) for m in (messages.get("messages", messages) if isinstance(messages, dict) else messages)]
+        if self.model.latent and not any(m.get("role") == "system" for m in messages):
+            prompt = _system_prompt()
+            if prompt:
+                messages.insert(0, {"role": "system", "content": prompt})
+        return messages
+
+    def _run_batch(self, samples, settings) -> list:
+        batch = collate(self.model.processor, samples)
+        outputs = self.model.generate(batch, settings)
+        input_tokens = batch["attention_mask"].sum(-1).tolist()
+        return [(o, int(n)) for o, n in zip(outputs, input_tokens, strict=True)]
+
+    def _write_latents(self, request: Instance, output) -> None:
+        doc_id, task, split = request.args[-3:]
+        self.save_latents.mkdir(parents=True, exist_ok=True)
+        latents = output.latents if output.latents is not None else torch.zeros(0)
+        np.savez(
+            self.save_latents / f"{task}__{split}__{doc_id}__rank{self.rank}.npz",
+            latents=latents.numpy().astype(np.float16),
+            span_lengths=np.asarray(output.span_lengths, dtype=np.int32),
+        )
+
+    def generate_until(self, requests: list[Instance]) -> list[GenerationResult]:
+        from tqdm import tqdm
+
+        results: list[GenerationResult | None] = [None] * len(requests)
+        groups: OrderedDict[str, list[int]] = OrderedDict()
+        for i, req in enumerate(requests):
+            if req.metadata and req.metadata.get("__padding_only__"):
+                results[i] = GenerationResult("", TokenCounts(0, 0, 0))  # discarded by lmms-eval; don't compute it
+                continue
+            gen_kwargs = next(a for a in req.args if isinstance(a, dict))
+            groups.setdefault(json.dumps(gen_kwargs, sort_keys=True, default=str), []).append(i)
+
+        bar = tqdm(total=sum(len(g) for g in groups.values()), disable=self.rank != 0, desc="future_l1")
+        for key, indices in groups.items():
+            settings = self._settings(json.loads(key))
+            for start in range(0, len(indices), self.batch_size_per_gpu):
+                chunk = indices[start : start + self.batch_size_per_gpu]
+                prepared: list[tuple[int, Any]] = []
+                for i in chunk:
+                    try:
+                        prepared.append((i, prepare_sample(self.model.processor, self._messages(requests[i]),
+                                                           **self.media)))  # fmt: skip
+                    except Exception as exc:
+                        results[i] = GenerationResult(ERROR_PREFIX + str(exc), TokenCounts(0, 0, 0))
+                self._generate_chunk(requests, prepared, settings, results)
+                bar.update(len(chunk))
+        bar.close()
+        return results  # type: ignore[return-value]
+
+    def _generate_chunk(self, requests, prepared, settings, results) -> None:
+        if not prepared:
+            return
+        try:
+            outs = self._run_batch([s for _, s in prepared], settings)
+        except Exception:
+            if len(prepared) == 1:
+                i = prepared[0][0]
+                import traceback
+
+                msg = traceback.format_exc(limit=1).strip().splitlines()[-1]
+                results[i] = GenerationResult(ERROR_PREFIX + msg, TokenCounts(0, 0, 0))
+                return
+            for item in prepared:  # isolate the failing sample; the others still get answers
+                self._generate_chunk(requests, [item], settings, results)
+            return
+        for (i, _), (out, n_in) in zip(prepared, outs, strict=True):
+            results[i] = GenerationResult(out.text, TokenCounts(n_in, out.text_tokens, out.latent_steps))
+            if self.save_latents is not None:
+                self._write_latents(requests[i], out)

@@ -1,0 +1,183 @@
+"""Paired comparison of two runs on the samples they share.
+
+Samples are matched per task by `sample_hash` (our harness) when both sides carry it, else by lmms-eval's
+`doc_hash`, else by `doc_id`; unmatched samples are counted and left out. For accuracy (FutureBench, overall and per
+split) the report gives B - A in percentage points, a paired bootstrap interval, the discordant counts and McNemar's
+p-value (exact binomial for fewer than 25 discordant pairs). For TwiFF-Bench judge scores it gives B - A over
+samples judged on both sides with a paired bootstrap interval (no McNemar: the scores are not binary).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from future_l1.reports.readers import ReportInputError, RunResult, read_results
+from future_l1.reports.records import FUTUREBENCH, FUTUREBENCH_SPLITS, OVERALL, TWIFFBENCH
+from future_l1.reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED, mcnemar_p, paired_difference
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    task: str
+    model_a: str
+    model_b: str
+    split: str
+    metric: str
+    n_shared: int
+    only_a: int  # samples of A with no partner in B (same for every split row of a task)
+    only_b: int
+    value_a: float
+    value_b: float
+    diff: float  # B - A
+    ci_low: float | None
+    ci_high: float | None
+    a_only_correct: int | None = None  # McNemar's b
+    b_only_correct: int | None = None  # McNemar's c
+    p_value: float | None = None
+
+
+def compare_paths(
+    path_a: Path, path_b: Path, *, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT
+) -> list[PairedResult]:
+    return compare_results(read_results([path_a]), read_results([path_b]), seed=seed, n_boot=n_boot)
+
+
+def compare_results(
+    side_a: list[RunResult], side_b: list[RunResult], *, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT
+) -> list[PairedResult]:
+    out = []
+    for a, b in _pair_runs(side_a, side_b):
+        out += _compare_pair(a, b, seed=seed, n_boot=n_boot)
+    if not out:
+        raise ReportInputError("the two runs share no task with per-sample results; nothing to compare")
+    return out
+
+
+def _pair_runs(side_a: list[RunResult], side_b: list[RunResult]) -> list[tuple[RunResult, RunResult]]:
+    pairs = []
+    for task in sorted({r.task for r in side_a} & {r.task for r in side_b}):
+        a = [r for r in side_a if r.task == task]
+        b = [r for r in side_b if r.task == task]
+        if len(a) == 1 and len(b) == 1:
+            pairs.append((a[0], b[0]))
+            continue
+        same = [(x, y) for x in a for y in b if x.model == y.model]
+        if not same:
+            raise ReportInputError(
+                f"task {task}: run A has models {[r.model for r in a]} and run B {[r.model for r in b]}; "
+                "pass run directories (or lmms-eval output files) holding one model each"
+            )
+        pairs += same
+    return pairs
+
+
+def _key_field(a: RunResult, b: RunResult) -> str:
+    for name in ("sample_hash", "doc_hash"):
+        if all(name in s for s in a.samples) and all(name in s for s in b.samples):
+            return name
+    return "doc_id"
+
+
+def _by_key(r: RunResult, key: str) -> dict[Any, dict[str, Any]]:
+    """Per-sample dict by matching key; the samples line and its per-sample dict are zipped (same order)."""
+    out = {}
+    dicts = r.sample_dicts()
+    if len(dicts) != len(r.samples):
+        raise ReportInputError(f"{r.origin}: {r.task} has samples without the per-sample result dict")
+    for line, d in zip(r.samples, dicts, strict=True):
+        out[line[key]] = d
+    return out
+
+
+def _compare_pair(a: RunResult, b: RunResult, *, seed: int, n_boot: int) -> list[PairedResult]:
+    if not a.samples or not b.samples or a.benchmark not in (FUTUREBENCH, TWIFFBENCH):
+        return []
+    key = _key_field(a, b)
+    da, db = _by_key(a, key), _by_key(b, key)
+    shared = sorted(set(da) & set(db), key=str)
+    common = {"task": a.task, "model_a": a.model, "model_b": b.model, "only_a": len(da) - len(shared)}
+    common["only_b"] = len(db) - len(shared)
+    out = []
+    if a.benchmark == FUTUREBENCH:
+        for split in (OVERALL, *FUTUREBENCH_SPLITS):
+            keys = [k for k in shared if split == OVERALL or da[k].get("split") == split]
+            if not keys:
+                continue
+            xa = [100.0 * da[k]["correct"] for k in keys]
+            xb = [100.0 * db[k]["correct"] for k in keys]
+            diff, ci = paired_difference(xa, xb, seed=seed, n_boot=n_boot)
+            b_only = sum(1 for k in keys if da[k]["correct"] and not db[k]["correct"])
+            c_only = sum(1 for k in keys if db[k]["correct"] and not da[k]["correct"])
+            out.append(
+                PairedResult(
+                    **common,
+                    split=split,
+                    metric="acc",
+                    n_shared=len(keys),
+                    value_a=sum(xa) / len(keys),
+                    value_b=sum(xb) / len(keys),
+                    diff=diff,
+                    ci_low=ci[0] if ci else None,
+                    ci_high=ci[1] if ci else None,
+                    a_only_correct=b_only,
+                    b_only_correct=c_only,
+                    p_value=mcnemar_p(b_only, c_only),
+                )
+            )
+    else:
+        keys = [k for k in shared if _judged(da[k]) and _judged(db[k])]
+        scores = {
+            "cot": lambda d: d["cot"],
+            "answer": lambda d: d["answer_score"],
+            "avg": lambda d: (d["cot"] + d["answer_score"]) / 2.0,
+        }
+        for metric, score in scores.items():
+            if not keys:
+                break
+            xa, xb = [score(da[k]) for k in keys], [score(db[k]) for k in keys]
+            diff, ci = paired_difference(xa, xb, seed=seed, n_boot=n_boot)
+            out.append(
+                PairedResult(
+                    **common,
+                    split=OVERALL,
+                    metric=metric,
+                    n_shared=len(keys),
+                    value_a=sum(xa) / len(keys),
+                    value_b=sum(xb) / len(keys),
+                    diff=diff,
+                    ci_low=ci[0] if ci else None,
+                    ci_high=ci[1] if ci else None,
+                )
+            )
+    return out
+
+
+def _judged(d: dict[str, Any]) -> bool:
+    return bool(d.get("judged")) and d.get("cot") is not None and d.get("answer_score") is not None
+
+
+def comparison_markdown(results: list[PairedResult]) -> str:
+    lines = [
+        "| Task | Split | Metric | Model A | Model B | n shared | A | B | B − A [95% CI] | only A ✓ | only B ✓ | McNemar p |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        d = 1 if r.metric == "acc" else 2
+        ci = f" [{r.ci_low:+.{d}f}, {r.ci_high:+.{d}f}]" if r.ci_low is not None else ""
+        p = "" if r.p_value is None else f"{r.p_value:.4g}"
+        counts = ["" if x is None else str(x) for x in (r.a_only_correct, r.b_only_correct)]
+        lines.append(
+            f"| {r.task} | {r.split} | {r.metric} | {r.model_a} | {r.model_b} | {r.n_shared} | {r.value_a:.{d}f} | "
+            f"{r.value_b:.{d}f} | {r.diff:+.{d}f}{ci} | {counts[0]} | {counts[1]} | {p} |"
+        )
+    unmatched = sorted({(r.task, r.only_a, r.only_b) for r in results if r.only_a or r.only_b})
+    for task, only_a, only_b in unmatched:
+        lines.append(f"\n{task}: {only_a} sample(s) only in A and {only_b} only in B were left out (no partner).")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_json(results: list[PairedResult]) -> str:
+    return json.dumps([asdict(r) for r in results], indent=2, sort_keys=True) + "\n"

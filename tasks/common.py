@@ -1,0 +1,31 @@
+"""Small helpers shared by the FutureBench and TwiFF-Bench tasks."""
+
+from __future__ import annotations
+
+ERROR_PREFIX = "[future-l1 error] "  # how a model-side failure (corrupt video, missing file) reaches the task
+
+
+def model_error(response: str) -> str | None:
+    """The model-side error message carried by `response`, or None for a normal response."""
+    return response[len(ERROR_PREFIX) :].strip() or "unknown model error" if response.startswith(ERROR_PREFIX) else None
+
+
+def latent_spans(response: str) -> list[int]:
+    """Latent steps per span, recovered from the decoded text (special tokens are kept by the adapter)."""
+    from future_l1.model.tokens import latent_span_lengths
+
+    return latent_span_lengths(response)
+
+
+def first_response(results: list) -> str:
+    """lmms-eval hands `process_results` a list with one response per request; be lenient about its shape."""
+    if not results:
+        return ""
+    value = results[0]
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else str(getattr(value, "text", value))
+
+
+def pct(numerator: float, denominator: int) -> float:
+    return 100.0 * numerator / denominator if denominator else 0.0

@@ -1,0 +1,70 @@
+"""The batched KV-cached latent decoder against the slow reference loop, token for token (greedy)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from future_l1.model.decoder import GenerationSettings, LatentBudget, LatentDecoder
+from future_l1.model.inputs import collate, prepare_sample
+from future_l1.model.tokens import LatentIds
+
+from model_media import video_messages
+from model_reference import reference_decode
+
+PIXELS = dict(min_pixels=4 * 32 * 32, max_pixels=64 * 64)
+
+
+def span_forcer(ids: LatentIds, starts: set[int], end_after: int | None):
+    """Forces `<|latent_start|>` at the given generated indices; biases `<|latent_end|>` once a span holds
+    `end_after` latents (a loose-mode early end; fixed mode must ignore it)."""
+
+    def process(generated: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores = scores.clone()
+        for b, row in enumerate(generated.tolist()):
+            if len(row) in starts:
+                scores[b, ids.start] += 1e4
+            if end_after is not None and ids.start in row:
+                since = row[len(row) - 1 - row[::-1].index(ids.start) :]
+                if ids.end not in since and since.count(ids.latent) >= end_after:
+                    scores[b, ids.end] += 1e4
+        return scores
+
+    return process
+
+
+def encode(processor, frames_per_sample):
+    samples = [prepare_sample(processor, video_messages(i, f), **PIXELS) for i, f in enumerate(frames_per_sample)]
+    return samples, collate(processor, samples)
+
+
+CASES = [
+    # batch of video lengths, fixed budget, early end after k latents (None: run to the cap)
+    pytest.param((6,), False, None, id="b1-loose-cap"),
+    pytest.param((4, 8), False, 1, id="b2-loose-early"),
+    pytest.param((8, 4, 6), True, 1, id="b3-fixed-ignores-end"),
+    pytest.param((2, 8, 4, 6), False, 2, id="b4-loose-early"),
+    pytest.param((6, 2, 8, 4), True, None, id="b4-fixed-cap"),
+]
+
+
+@pytest.mark.parametrize(("frames", "fixed", "end_after"), CASES)
+def test_fast_decoder_matches_reference(sharp_model, tiny_processor, frames, fixed, end_after):
+    ids = LatentIds.from_tokenizer(tiny_processor.tokenizer)
+    budget = LatentBudget(max_latent_token=2, fixed=fixed)  # cap 2 when fixed, 4 when loose
+    forcer = span_forcer(ids, {1, 9}, end_after)
+    samples, batch = encode(tiny_processor, frames)
+    decoder = LatentDecoder(sharp_model, tiny_processor.tokenizer, ids, budget)
+    fast = decoder.generate(batch, GenerationSettings(max_new_tokens=16, return_latents=True), forcer)
+    eos = tiny_processor.tokenizer.eos_token_id
+    for sample, out in zip(samples, fast, strict=True):
+        single = collate(tiny_processor, [sample])
+        ref_tokens, ref_latents = reference_decode(sharp_model, single, ids, cap=budget.cap, fixed=fixed,
+                                                   max_new_tokens=16, eos=eos, processor=forcer)
+        assert out.token_ids == ref_tokens
+        assert out.latent_steps == len(ref_latents) == out.latents.shape[0]
+        torch.testing.assert_close(out.latents, torch.stack(ref_latents).float(), rtol=1e-4, atol=1e-4)
+        expected_len = budget.cap if end_after is None or fixed else min(end_after, budget.cap)
+        assert out.span_lengths == [expected_len, expected_len]
+        assert out.text_tokens + out.latent_steps == len(out.token_ids)
+    # the outputs differ between samples: the video really reaches the model
+    assert len({tuple(o.token_ids) for o in fast}) == len(fast) or len(fast) == 1

@@ -1,0 +1,85 @@
+"""`future-l1 train …`: select (visual-gain curation), sft (latent-aligned SFT), validate (check a data file)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="Build Future-L1 training data and train checkpoints.")
+    sub = train.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND")
+
+    sel = sub.add_parser("select", help="Visual-gain selection: keep candidates whose answers improve with frames.")
+    sel.add_argument("candidates", nargs="?", help="Format A/B JSON(L) of candidates (default: the demo candidates).")
+    sel.add_argument("--out", required=True, help="Selected records (JSON); stats and progress files go beside it.")
+    sel.add_argument("--top-k", type=int, default=None, help="Keep the K highest-gain candidates (paper: 50,000).")
+    sel.add_argument("--probe", default="rule", help="'rule' (offline demo probe) or an lmms-eval model name.")
+    sel.add_argument("--probe-args", default="", help="lmms-eval model_args for --probe, e.g. pretrained=PATH.")
+    sel.add_argument("--k", type=int, default=8, help="Rollouts per condition (paper 8).")
+    sel.add_argument("--temperature", type=float, default=1.0)
+    sel.add_argument("--seed", type=int, default=0)
+    sel.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)  # slows the rule probe (tests)
+    sel.set_defaults(func=_select)
+
+    sft = sub.add_parser("sft", help="Latent-aligned SFT (L_CE + λ·L_latent) producing a Future-L1 checkpoint.")
+    sft.add_argument("--config", help="YAML of LatentSFTConfig / TrainingArguments keys.")
+    sft.add_argument("--output-dir", help="Overrides output_dir.")
+    sft.add_argument("--max-steps", type=int, help="Overrides max_steps.")
+    sft.add_argument("--text-only", action="store_true", default=None, help="Text-only SFT baseline (λ=0, no frames).")
+    sft.add_argument("--demo", action="store_true", help="Tiny model on the demo training set (fast, CPU).")
+    sft.set_defaults(func=_sft)
+
+    val = sub.add_parser("validate", help="Check a Future-L1-50K/TwiFF file: every bad record with its reason.")
+    val.add_argument("data")
+    val.add_argument("--decode", action="store_true", help="Also decode every video/image once.")
+    val.set_defaults(func=_validate)
+    train.set_defaults(func=lambda args: (train.print_help(), 2)[1])
+
+
+def _select(args) -> int:
+    from future_l1.training.selection import rule_probe_for, select
+
+    if args.candidates is None:
+        from future_l1.training.demo_data import demo_candidates_file
+
+        args.candidates = str(demo_candidates_file())
+    if args.probe == "rule":
+        probe = rule_probe_for(args.candidates, delay_s=args.delay)
+    else:
+        from future_l1.training.lmms_probe import LmmsEvalProbe
+
+        probe = LmmsEvalProbe(args.probe, args.probe_args)
+    stats = select(args.candidates, args.out, probe, top_k=args.top_k, k=args.k,
+                   temperature=args.temperature, seed=args.seed)  # fmt: skip
+    print(json.dumps({k: v for k, v in stats.items() if k != "items"}, indent=1))
+    return 0
+
+
+def _sft(args) -> int:
+    from future_l1.training.config import load_config
+    from future_l1.training.sft import demo_config, run_sft
+
+    overrides = {"output_dir": args.output_dir, "max_steps": args.max_steps, "text_only": args.text_only}
+    if args.demo:
+        cfg = demo_config(args.output_dir or "future-l1-demo-sft", **{k: v for k, v in overrides.items() if v})
+    elif not args.config:
+        print("error: pass --config cfg.yaml (or --demo)")
+        return 2
+    else:
+        cfg = load_config(args.config, **overrides)
+    out = run_sft(cfg)
+    print(f"checkpoint written to {out}")
+    return 0
+
+
+def _validate(args) -> int:
+    from future_l1.training.data import check_frames, load_records
+
+    loaded = load_records(args.data, allow_bad=True)
+    if args.decode:
+        loaded = check_frames(loaded)
+    for bad in loaded.bad:
+        print(bad)
+    print(f"{len(loaded.records)} usable, {len(loaded.bad)} bad")
+    return 1 if loaded.bad else 0

@@ -1,0 +1,145 @@
+"""Turn an `SFTRecord` into model inputs with latent spans, and pad examples into batches (official-code-spec §5.2).
+
+The assistant turn is `<reason>…</reason>\n` text blocks interleaved, in placeholder order, with one latent span per
+reasoning frame: `<|latent_start|>` + N×`<|latent|>` + `<|latent_end|>\n`, and ends with `<answer>…</answer>`.
+N is the frame's merged vision-token count after resizing it with Qwen's smart_resize (factor 32 = patch 16 × merge
+2, max_pixels = max_latent_token·32², min_pixels = min(2·32², max_pixels)); with the paper's L_max = 4 a 16:9 frame
+gives 2 tokens and a square one 4.
+
+Labels (spec §2.3): everything up to and including `<|im_start|>assistant\n` is masked, and so are padding and every
+`<|latent|>`; `<|latent_start|>`, `<|latent_end|>`, the tags, `<|im_end|>` and newlines are supervised.
+We build the latent text directly instead of the official rewrite of `<|vision_start|><|image_pad|>…` in a second
+processor pass; the result is the same token layout with one processor call less.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from future_l1.model.tokens import LATENT, LATENT_END, LATENT_START, LatentIds
+from future_l1.training.data import PLACEHOLDER, SFTRecord
+
+IGNORE = -100
+PIXELS_PER_TOKEN = 32 * 32  # patch 16 × merge 2, squared
+LATENT_MIN_PIXELS = 2 * PIXELS_PER_TOKEN  # the scripts' image_min_pixels
+
+
+def assistant_text(record: SFTRecord, span_lengths: list[int] | None) -> str:
+    """The target text of the assistant turn; `span_lengths=None` gives the text-only baseline (no latent spans)."""
+    pieces = [p for p in record.thoughts]
+    if span_lengths is None:
+        reason = " ".join(p for p in pieces if p)
+        return (f"<reason>{reason}</reason>\n" if reason else "") + f"<answer>{record.answer}</answer>"
+    out = []
+    for i, piece in enumerate(pieces):
+        if piece:
+            out.append(f"<reason>{piece}</reason>\n")
+        if i < len(span_lengths):
+            out.append(LATENT_START + LATENT * span_lengths[i] + LATENT_END + "\n")
+    out.append(f"<answer>{record.answer}</answer>")
+    return "".join(out)
+
+
+@dataclass
+class LatentEncoder:
+    """Encodes records with a Qwen3-VL processor. `text_only=True` drops the reasoning frames (paper's baseline)."""
+
+    processor: object
+    latent_ids: LatentIds
+    max_latent_token: int = 4
+    text_only: bool = False
+    system_prompt: str | None = None
+
+    def __post_init__(self):
+        tok = self.processor.tokenizer
+        self._header = tok("<|im_start|>assistant\n", add_special_tokens=False).input_ids
+        self._pad = tok.pad_token_id
+
+    def latent_frames(self, frames: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        max_pixels = self.max_latent_token * PIXELS_PER_TOKEN
+        size = {"shortest_edge": min(LATENT_MIN_PIXELS, max_pixels), "longest_edge": max_pixels}
+        return self.processor.image_processor(images=frames, size=size, return_tensors="pt")
+
+    def messages(self, record: SFTRecord, n_images: int, assistant: str) -> list[dict]:
+        content: list[dict] = []
+        parts = record.question.split(PLACEHOLDER)
+        for i, part in enumerate(parts):
+            if part:
+                content.append({"type": "text", "text": part})
+            if i < len(parts) - 1:
+                content.append({"type": "image"})
+        assert sum(c["type"] == "image" for c in content) == n_images
+        msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return [*msgs, {"role": "user", "content": content}, {"role": "assistant", "content": assistant}]
+
+    def encode(self, record: SFTRecord, question_frames: list[np.ndarray], reasoning_frames: list[np.ndarray]):
+        latent = None
+        spans: list[int] | None = None
+        if not self.text_only and reasoning_frames:
+            latent = self.latent_frames(reasoning_frames)
+            spans = [int(n) for n in latent["image_grid_thw"].prod(-1) // 4]
+        elif not self.text_only:
+            spans = []
+        chat = self.processor.apply_chat_template(
+            self.messages(record, len(question_frames), assistant_text(record, spans)), tokenize=False
+        )
+        enc = self.processor(text=[chat], images=question_frames or None, return_tensors="pt")
+        ids = enc["input_ids"][0]
+        start = _find_last(ids.tolist(), self._header)
+        if start < 0:
+            raise ValueError(f"record {record.id}: no assistant header in the rendered chat")
+        labels = ids.clone()
+        labels[: start + len(self._header)] = IGNORE
+        latent_mask = ids == self.latent_ids.latent
+        labels[latent_mask | (ids == self._pad)] = IGNORE
+        if int(latent_mask.sum()) != sum(spans or []):
+            raise ValueError(f"record {record.id}: {int(latent_mask.sum())} <|latent|> tokens, expected {spans}")
+        ex = {
+            "input_ids": ids,
+            "attention_mask": enc["attention_mask"][0],
+            "mm_token_type_ids": enc["mm_token_type_ids"][0],
+            "labels": labels,
+            "latent_mask": latent_mask,
+            "span_lengths": spans or [],
+        }
+        if question_frames:
+            ex["pixel_values"], ex["image_grid_thw"] = enc["pixel_values"], enc["image_grid_thw"]
+        if latent is not None:
+            ex["latent_pixel_values"], ex["latent_grid_thw"] = latent["pixel_values"], latent["image_grid_thw"]
+        return ex
+
+
+def _find_last(seq: list[int], sub: list[int]) -> int:
+    for i in range(len(seq) - len(sub), -1, -1):
+        if seq[i : i + len(sub)] == sub:
+            return i
+    return -1
+
+
+def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a list of encoded examples; visual tensors are concatenated in batch order (the scatter order)."""
+    length = max(len(e["input_ids"]) for e in examples)
+
+    def pad(key: str, value) -> torch.Tensor:
+        out = torch.full((len(examples), length), value, dtype=examples[0][key].dtype)
+        for i, e in enumerate(examples):
+            out[i, : len(e[key])] = e[key]
+        return out
+
+    batch = {
+        "input_ids": pad("input_ids", pad_id),
+        "attention_mask": pad("attention_mask", 0),
+        "mm_token_type_ids": pad("mm_token_type_ids", 0),
+        "labels": pad("labels", IGNORE),
+        "latent_mask": pad("latent_mask", False),
+    }
+    for key, grid in (("pixel_values", "image_grid_thw"), ("latent_pixel_values", "latent_grid_thw")):
+        present = [e for e in examples if key in e]
+        if present:
+            batch[key] = torch.cat([e[key] for e in present])
+            batch[grid] = torch.cat([e[grid] for e in present])
+    batch["span_lengths"] = torch.tensor([n for e in examples for n in e["span_lengths"]], dtype=torch.long)
+    return batch

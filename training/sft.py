@@ -1,0 +1,194 @@
+"""Latent-aligned SFT on transformers' `Trainer` (`future-l1 train sft`), and the cached demo checkpoint.
+
+Why `Trainer` and not TRL's `SFTTrainer`: TRL is not a dependency, and everything SFTTrainer would add (chat
+templating, packing, its own collator) must be replaced here anyway, since latent spans need their own batch layout
+and forward. `Trainer` already gives accelerate, DeepSpeed ZeRO-2 / FSDP (configs in `training/configs/`), bf16,
+gradient checkpointing, logging and saving; we only override `compute_loss`, `log` and `_save`.
+
+Robustness: bad records are named and skipped at load time (`allow_bad_records`); a record whose video turns out to be
+unreadable during training is logged, counted (`skipped_records` in the logs) and replaced by the next good one, so
+the run never dies on sample 40,001.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+from transformers import Trainer
+
+from future_l1.training.config import LatentSFTConfig
+
+log = logging.getLogger(__name__)
+ARCHITECTURE = "FutureL1_Qwen3VL"
+
+
+class LatentSFTDataset(Dataset):
+    def __init__(self, records, encoder, cache):
+        self.records, self.encoder, self.cache = records, encoder, cache
+        self.skipped: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        for offset in range(len(self.records)):
+            rec = self.records[(index + offset) % len(self.records)]
+            if rec.id in self.skipped:
+                continue
+            try:
+                return self.encoder.encode(rec, *rec.load_frames(self.cache))
+            except Exception as exc:  # unreadable media or an encoding failure: skip this record, keep training
+                self.skipped[rec.id] = f"{type(exc).__name__}: {exc}"
+                log.warning("skipping record %s: %s", rec.id, self.skipped[rec.id])
+        raise RuntimeError(f"no usable record left; skipped: {self.skipped}")
+
+
+class LatentSFTTrainer(Trainer):
+    """Trainer whose loss is `latent_sft_loss`; logs CE, latent loss and span statistics."""
+
+    loss_is_scaled_for_ga = False  # compute_loss returns a per-micro-batch mean; Trainer divides by accumulation
+
+    def __init__(self, *args, sft_config: LatentSFTConfig, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sft_config = sft_config
+        self._metrics: dict[str, list[float]] = defaultdict(list)
+        self.history: list[dict] = []
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        from future_l1.training.latent_loss import latent_sft_loss
+
+        spans = inputs.pop("span_lengths", None)
+        c = self.sft_config
+        out = latent_sft_loss(
+            model, inputs, latent_lambda=c.latent_lambda, latent_loss=c.latent_loss,
+            mse_reduction=c.latent_mse_reduction, selective_head=c.selective_lm_head,
+        )  # fmt: skip
+        m = self._metrics
+        m["ce"].append(out.ce.item())
+        m["latent_loss"].append(out.latent.item())
+        m["latent_tokens"].append(out.n_latent)
+        if spans is not None and len(spans):
+            m["spans_per_sample"].append(len(spans) / inputs["input_ids"].shape[0])
+            m["span_len_mean"].append(spans.float().mean().item())
+        return (out.loss, out) if return_outputs else out.loss
+
+    def log(self, logs: dict, *args, **kwargs) -> None:
+        for key, values in self._metrics.items():
+            if values:
+                logs[key] = round(sum(values) / len(values), 6)
+        self._metrics.clear()
+        dataset = self.train_dataset
+        if isinstance(dataset, LatentSFTDataset):
+            logs["skipped_records"] = len(dataset.skipped)
+        if "loss" in logs:
+            self.history.append(dict(logs, step=self.state.global_step))
+        super().log(logs, *args, **kwargs)
+
+    def _save(self, output_dir: str | None = None, state_dict=None):
+        super()._save(output_dir, state_dict=state_dict)
+        finalize_checkpoint(Path(output_dir or self.args.output_dir), self.sft_config)
+
+
+def checkpoint_fields(config: LatentSFTConfig, latent_ids) -> dict:
+    """Config fields the Future-L1 model adapter reads (official-code-spec §2.5)."""
+    return {
+        **latent_ids.to_config(),
+        "max_latent_token": config.max_latent_token,
+        "latent_lambda": config.latent_lambda,
+        "latent_loss": config.latent_loss,
+        "latent_mse_reduction": config.latent_mse_reduction,
+        "use_projection_head": False,
+        "text_only_sft": config.text_only,
+    }
+
+
+def finalize_checkpoint(out: Path, config: LatentSFTConfig) -> None:
+    """`save_pretrained` writes the Python class as architecture; a Future-L1 checkpoint names its own."""
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        data = json.loads(cfg_path.read_text())
+        data["architectures"] = [ARCHITECTURE]
+        data["model_type"] = "qwen3_vl"
+        cfg_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def build_trainer(config: LatentSFTConfig):
+    """Model, processor, data and trainer for `config` (also used by tests to reach the pieces)."""
+    from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
+    from future_l1.model.tokens import LatentIds
+    from future_l1.training.data import load_records
+    from future_l1.training.frames import FrameCache
+    from future_l1.training.latent_batch import LatentEncoder, collate
+
+    if not config.model_name_or_path or not config.train_file:
+        raise ValueError("set model_name_or_path and train_file (in the YAML or on the command line)")
+    processor = AutoProcessor.from_pretrained(config.model_name_or_path)
+    latent_ids = LatentIds.from_tokenizer(processor.tokenizer)
+    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    model = Qwen3VLForConditionalGeneration.from_pretrained(config.model_name_or_path, dtype=dtype)
+    model.model.visual.requires_grad_(False)  # vision tower + merger (+ DeepStack mergers) frozen, paper §4
+    for key, value in checkpoint_fields(config, latent_ids).items():
+        setattr(model.config, key, value)
+    model.config.use_cache = False
+
+    loaded = load_records(config.train_file, allow_bad=config.allow_bad_records, limit=config.max_records)
+    encoder = LatentEncoder(processor, latent_ids, max_latent_token=config.max_latent_token,
+                            text_only=config.text_only, system_prompt=config.resolved_system_prompt())  # fmt: skip
+    dataset = LatentSFTDataset(loaded.records, encoder, FrameCache(config.frame_cache_videos))
+    pad_id = processor.tokenizer.pad_token_id
+    trainer = LatentSFTTrainer(
+        model=model, args=config, train_dataset=dataset, processing_class=processor,
+        data_collator=lambda examples: collate(examples, pad_id), sft_config=config,
+    )  # fmt: skip
+    return trainer, loaded
+
+
+def run_sft(config: LatentSFTConfig) -> Path:
+    """Train and save the final checkpoint into `config.output_dir`; returns that folder."""
+    trainer, loaded = build_trainer(config)
+    start = time.time()
+    result = trainer.train()
+    trainer.save_model(config.output_dir)
+    out = Path(config.output_dir)
+    summary = {
+        "train_file": str(config.train_file),
+        "records": len(loaded.records),
+        "bad_records": [vars(b) for b in loaded.bad],
+        "skipped_during_training": trainer.train_dataset.skipped,
+        "global_steps": result.global_step,
+        "train_seconds": round(time.time() - start, 2),
+        "history": trainer.history,
+    }
+    (out / "sft_summary.json").write_text(json.dumps(summary, indent=2))
+    return out
+
+
+DEMO_SFT = {
+    "max_steps": 10, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "learning_rate": 3e-3,
+    "warmup_steps": 0.0, "lr_scheduler_type": "constant", "seed": 0, "weight_decay": 0.0, "logging_steps": 1,
+    "dataloader_num_workers": 0, "disable_tqdm": True,
+}  # fmt: skip  # a fast CPU recipe that visibly lowers both losses on the tiny model; not a research setting
+
+
+def demo_config(output_dir: str | Path, **overrides) -> LatentSFTConfig:
+    from future_l1.model.tiny import tiny_checkpoint_dir
+    from future_l1.training.config import load_config
+    from future_l1.training.demo_data import demo_train_file
+
+    values = {"model_name_or_path": str(tiny_checkpoint_dir()), "train_file": str(demo_train_file()),
+              "output_dir": str(output_dir), "use_cpu": not torch.cuda.is_available(), **DEMO_SFT, **overrides}  # fmt: skip
+    return load_config(None, **values)
+
+
+def demo_checkpoint() -> Path:
+    """A tiny Future-L1 trained by this pipeline on the demo training set (seconds on CPU), built once and cached."""
+    from future_l1.harness.cache import cached_dir
+
+    return cached_dir("demo-future-l1-sft-v1", lambda out: run_sft(demo_config(out)) and None)
