@@ -121,6 +121,8 @@ class FutureL1(lmms):
         self.save_latents = Path(save_latents) if save_latents else None
         self.seed = int(seed)
         self.pretrained = pretrained
+        # Optional hook (tests, experiments): a decoder LogitsProcessor, (generated ids [B,t], logits [B,V]) -> logits.
+        self.logits_processor = None
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------------------------
     @property
@@ -178,7 +180,7 @@ class FutureL1(lmms):
 
     def _run_batch(self, samples, settings) -> list:
         batch = collate(self.model.processor, samples)
-        outputs = self.model.generate(batch, settings)
+        outputs = self.model.generate(batch, settings, self.logits_processor)
         input_tokens = batch["attention_mask"].sum(-1).tolist()
         return [(o, int(n)) for o, n in zip(outputs, input_tokens, strict=True)]
 
