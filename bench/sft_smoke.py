@@ -59,7 +59,9 @@ def synthetic_batch(batch: int, seq_len: int, image_side: int, n_spans: int, lat
     n_lat = grid_lat[1] * grid_lat[2] // 4
     ids, types, labels, lmask = [], [], [], []
     for _ in range(batch):
-        prompt = [VISION_START] + [IMAGE_PAD] * n_user + [VISION_END] + torch.randint(0, 150000, (40,), generator=g).tolist()
+        prompt = (
+            [VISION_START] + [IMAGE_PAD] * n_user + [VISION_END] + torch.randint(0, 150000, (40,), generator=g).tolist()
+        )
         answer: list[int] = []
         text_len = max(8, (seq_len - len(prompt) - n_spans * (n_lat + 2)) // (n_spans + 1))
         for s in range(n_spans + 1):

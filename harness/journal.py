@@ -25,7 +25,9 @@ from tqdm import tqdm
 def request_hash(args: tuple) -> str:
     """Hash of what determines an answer: the prompt and the generation settings (other args are callables)."""
     gen_kwargs = next((a for a in args if isinstance(a, dict)), {})
-    payload = json.dumps([args[0] if args and isinstance(args[0], str) else "", gen_kwargs], sort_keys=True, default=str)
+    payload = json.dumps(
+        [args[0] if args and isinstance(args[0], str) else "", gen_kwargs], sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

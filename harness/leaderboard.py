@@ -22,8 +22,10 @@ def render(run_dir: Path) -> str:
         try:
             return str(render_run(run_dir))
         except Exception as exc:  # the results are safe on disk; a rendering bug must not hide them
-            print(f"warning: future_l1.reports.render_run failed ({type(exc).__name__}: {exc}); plain table follows",
-                  file=sys.stderr)
+            print(
+                f"warning: future_l1.reports.render_run failed ({type(exc).__name__}: {exc}); plain table follows",
+                file=sys.stderr,
+            )
     return plain_table(run_dir)
 
 

@@ -93,25 +93,22 @@ def redact(settings: dict[str, Any]) -> dict[str, Any]:
 def judge_env(settings: dict[str, Any] | None) -> Iterator[None]:
     """Export a judge role as FUTURE_L1_JUDGE_<KEY> variables (read by future_l1.tasks) for one entry.
 
-    `provider: offline` starts the tasks package's rubric judge on loopback in this process (every rank scores its
-    own shard, so every rank gets one) and points the variables at it."""
+    Keys map to the tasks package's variables (base_url, model, api_key, temperature, max_tokens, timeout, …)."""
+    if settings is None:  # no role: the user's environment applies unchanged
+        yield
+        return
     saved = {k: v for k, v in os.environ.items() if k.startswith("FUTURE_L1_JUDGE_")}
-    server = None
     try:
-        settings = dict(settings or {})
-        if settings.get("provider") == "offline":
-            from future_l1.tasks.judge_server import RUBRIC_MODEL, rubric_judge
-
-            server = rubric_judge().start()
-            settings.pop("provider")
-            settings.setdefault("base_url", server.base_url)
-            settings.setdefault("model", RUBRIC_MODEL)
+        settings = dict(settings)
+        # provider "offline" (or none): leave FUTURE_L1_JUDGE_BASE_URL unset, which selects the tasks package's
+        # embedded rubric judge (it labels its scores as not comparable with LLM-judge numbers)
+        settings.pop("provider", None)
+        for key in [k for k in os.environ if k.startswith("FUTURE_L1_JUDGE_")]:
+            del os.environ[key]
         for key, value in settings.items():
             os.environ[f"FUTURE_L1_JUDGE_{key.upper()}"] = str(value)
         yield
     finally:
-        if server is not None:
-            server.stop()
         for key in [k for k in os.environ if k.startswith("FUTURE_L1_JUDGE_")]:
             del os.environ[key]
         os.environ.update(saved)
@@ -181,7 +178,9 @@ class Runner:
         existing = rd.read_json(run.path / "suite_source.json")
         if existing and existing.get("content_hash") != self.suite.content_hash:
             raise SuiteError(
-                [f"run {self.run_id!r} was started with a different suite; use --new or another --run-id to start fresh"]
+                [
+                    f"run {self.run_id!r} was started with a different suite; use --new or another --run-id to start fresh"
+                ]
             )
         run.path.mkdir(parents=True, exist_ok=True)
         rd.write_json(run.path / "suite_source.json", {"content_hash": self.suite.content_hash, "raw": self.suite.raw})
@@ -295,7 +294,9 @@ class Runner:
         out_dir = self.run.lmms_eval_dir(model.label, task.name)
         if self.rank == 0 and out_dir.exists():
             shutil.rmtree(out_dir)  # files of an attempt that was killed; this attempt rewrites them
-        manager = TaskManager("ERROR", include_path=self.include or None, include_defaults=False, model_name=model.model)
+        manager = TaskManager(
+            "ERROR", include_path=self.include or None, include_defaults=False, model_name=model.model
+        )
         tracker = EvaluationTracker(output_path=str(out_dir))
         stamp = get_datetime_str(timezone="UTC")
         results = simple_evaluate(
@@ -327,7 +328,10 @@ class Runner:
 
     def _write_entry(self, model, task, results: dict[str, Any], proxy) -> None:
         samples = results["samples"][task.name]
-        lines = sample_lines(samples, model.label, task.name, proxy.records)
+        from future_l1.harness.journal import read_journal
+
+        journal = read_journal(sorted(self.run.journal_dir.glob(f"{model.label}.rank*.jsonl")))  # every rank's
+        lines = sample_lines(samples, model.label, task.name, journal)
         rd.atomic_write(self.run.samples_path(model.label, task.name), "".join(line + "\n" for line in lines))
         n = results.get("n-samples", {}).get(task.name, {}).get("effective", len(samples))
         config = dict(results.get("config", {}))

@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+
 from future_l1.model.decoder import DecodeOutput, GenerationSettings, LatentBudget, LatentDecoder
 from future_l1.model.heads import DUAL_HEAD_PREFIXES, HEAD_PREFIX, build_head
 from future_l1.model.tokens import LatentIds
-from torch import nn
 
 ARCHITECTURE = "FutureL1_Qwen3VL"
 KNOWN_ARCHITECTURES = ("FutureL1_Qwen3VL", "SwimBird_Qwen3VL", "Qwen3VLForConditionalGeneration")

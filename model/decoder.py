@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
+
 from future_l1.model.tokens import LatentIds
 
 # A logits processor sees the ids generated so far ([B, t], without the prompt) and the next-token logits [B, V].

@@ -28,15 +28,21 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import future_l1.harness  # noqa: F401  (torchvision shim before transformers)
 import numpy as np
 import torch
 from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
 from lmms_eval.api.model import lmms
 
+import future_l1.harness  # noqa: F401  (torchvision shim before transformers)
 from future_l1.model.checkpoint import load_future_l1
 from future_l1.model.decoder import GenerationSettings
-from future_l1.model.inputs import DEFAULT_MAX_NUM_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, collate, prepare_sample
+from future_l1.model.inputs import (
+    DEFAULT_MAX_NUM_FRAMES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    collate,
+    prepare_sample,
+)
 
 ERROR_PREFIX = "[future-l1 error] "
 DEFAULT_MAX_NEW_TOKENS = 8192

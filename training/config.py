@@ -15,6 +15,7 @@ and the scripts' value is one option away:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from transformers import TrainingArguments
@@ -38,7 +39,7 @@ class LatentSFTConfig(TrainingArguments):
         default=4, metadata={"help": f"L_max, latent tokens per future frame (paper 4, Table 3; scripts 32). {PAPER}"}
     )
     latent_lambda: float = field(
-        default=0.1, metadata={"help": f"λ in L = L_CE + λ·L_latent (paper Eq. 1, Table 3: 0.1; scripts 0.2)."}
+        default=0.1, metadata={"help": "λ in L = L_CE + λ·L_latent (paper Eq. 1, Table 3: 0.1; scripts 0.2)."}
     )
     latent_loss: str = field(
         default="mse", metadata={"help": "'mse' (paper Eq. 3) or 'cosine' (the code's 'sim': 1 − cos)."}
@@ -50,7 +51,9 @@ class LatentSFTConfig(TrainingArguments):
     )  # fmt: skip
     text_only: bool = field(
         default=False,
-        metadata={"help": "Text-only SFT baseline (paper Table 4): same data, reasoning frames dropped, λ forced to 0."},
+        metadata={
+            "help": "Text-only SFT baseline (paper Table 4): same data, reasoning frames dropped, λ forced to 0."
+        },
     )
     system_prompt: str | None = field(
         default="future_l1",
@@ -76,7 +79,9 @@ class LatentSFTConfig(TrainingArguments):
     gradient_accumulation_steps: int = field(default=16, metadata={"help": "Paper: 16 (global batch 128 on 8 GPUs)."})
     seed: int = field(default=42, metadata={"help": "Seed (scripts 42)."})
     logging_steps: float = field(default=1, metadata={"help": "Log every N steps."})
-    save_strategy: str = field(default="no", metadata={"help": "Intermediate checkpoints; the final one is always saved."})
+    save_strategy: str = field(
+        default="no", metadata={"help": "Intermediate checkpoints; the final one is always saved."}
+    )
     remove_unused_columns: bool = field(default=False, metadata={"help": "Must stay False (custom batch keys)."})
 
     def __post_init__(self):
@@ -107,7 +112,7 @@ def load_config(path: str | None = None, **overrides) -> LatentSFTConfig:
     import yaml
     from transformers import HfArgumentParser
 
-    values = yaml.safe_load(open(path)) if path else {}
+    values = yaml.safe_load(Path(path).read_text()) if path else {}
     values = {**(values or {}), **{k: v for k, v in overrides.items() if v is not None}}
     (cfg,) = HfArgumentParser(LatentSFTConfig).parse_dict(values, allow_extra_keys=False)
     return cfg

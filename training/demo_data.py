@@ -59,7 +59,10 @@ def demo_record(index: int, seed: int, videos: Path) -> dict:
         "image": list(QUESTION_SLOTS),
         "reasoning_image": slots,
         "conversations": [
-            {"from": "human", "value": "<image><image>\nThese are the first frames of a short clip. What happens next?"},
+            {
+                "from": "human",
+                "value": "<image><image>\nThese are the first frames of a short clip. What happens next?",
+            },
             {"from": "gpt", "value": " ".join(thoughts)},
         ],
         "answer": answer,

@@ -30,9 +30,7 @@ def child_env() -> dict[str, str]:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        cli_command(*args), cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run(cli_command(*args), cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=timeout)
 
 
 def only_run_dir(runs_root: Path) -> Path:

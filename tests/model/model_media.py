@@ -11,5 +11,9 @@ def random_video(seed: int, frames: int, size: int = 64) -> np.ndarray:
 
 
 def video_messages(seed: int, frames: int, question: str = "What happens next?") -> list[dict]:
-    return [{"role": "user", "content": [{"type": "video", "video": random_video(seed, frames)},
-                                         {"type": "text", "text": question}]}]
+    return [
+        {
+            "role": "user",
+            "content": [{"type": "video", "video": random_video(seed, frames)}, {"type": "text", "text": question}],
+        }
+    ]

@@ -6,15 +6,16 @@ import json
 
 import pytest
 import torch
+from model_media import video_messages
+from model_reference import reference_decode
+from safetensors import safe_open
+from safetensors.torch import save_file
+
 from future_l1.model.checkpoint import load_future_l1, save_future_l1_checkpoint
 from future_l1.model.decoder import GenerationSettings
 from future_l1.model.heads import LVRProjectionHead, SwiGLUProjectionHead, build_head
 from future_l1.model.inputs import collate, prepare_sample
 from future_l1.model.tiny import build_tiny_model
-from model_media import video_messages
-from model_reference import reference_decode
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 PIXELS = dict(min_pixels=4 * 32 * 32, max_pixels=64 * 64)
 
@@ -76,8 +77,17 @@ def test_save_and_load_with_head_decodes_like_reference(tmp_path, tiny_processor
         return scores
 
     fast = loaded.generate(batch, GenerationSettings(max_new_tokens=8, return_latents=True), force)[0]
-    ref, ref_latents = reference_decode(loaded.backbone, batch, ids, cap=4, fixed=False, max_new_tokens=8,
-                                        eos=loaded.tokenizer.eos_token_id, processor=force, head=loaded.head)
+    ref, ref_latents = reference_decode(
+        loaded.backbone,
+        batch,
+        ids,
+        cap=4,
+        fixed=False,
+        max_new_tokens=8,
+        eos=loaded.tokenizer.eos_token_id,
+        processor=force,
+        head=loaded.head,
+    )
     assert fast.token_ids == ref
     assert fast.latent_steps > 0
     torch.testing.assert_close(fast.latents, torch.stack(ref_latents), rtol=1e-4, atol=1e-4)

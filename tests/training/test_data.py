@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from future_l1.training.data import DataError, check_frames, load_records
 from future_l1.training.demo_data import demo_train_dir
 from future_l1.training.frames import keyframe_pool

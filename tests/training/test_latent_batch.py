@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from future_l1.training.latent_batch import IGNORE, LatentEncoder, collate
 
 
 @pytest.fixture(scope="module")
 def pieces(tiny_ckpt):
+    from transformers import AutoProcessor
+
     from future_l1.model.tokens import LatentIds
     from future_l1.training.data import load_records
     from future_l1.training.demo_data import demo_train_file
     from future_l1.training.frames import FrameCache
-    from transformers import AutoProcessor
 
     proc = AutoProcessor.from_pretrained(tiny_ckpt)
     ids = LatentIds.from_tokenizer(proc.tokenizer)
@@ -45,7 +47,9 @@ def test_masking_and_one_step_shift(pieces):
     batch = collate([ex], tok.pad_token_id)
     model = build_tiny_model(0)
     embeds = latent_inputs_embeds(model, batch)
-    vis = torch.cat(model.model.get_image_features(batch["latent_pixel_values"], batch["latent_grid_thw"]).pooler_output)
+    vis = torch.cat(
+        model.model.get_image_features(batch["latent_pixel_values"], batch["latent_grid_thw"]).pooler_output
+    )
     pos = batch["latent_mask"][0].nonzero().flatten()
     assert torch.equal(embeds[0, pos], vis)
     assert input_ids[pos[0] - 1] == ids.start  # the first target is predicted from the <|latent_start|> state
@@ -82,7 +86,7 @@ def test_selective_head_equals_full_logits(pieces):
 # Regression guard, not a correctness oracle: first-step CE and latent MSE of the seed-0 tiny model on the first two
 # demo records with the default encoder (Future-L1 system prompt, L_max 4). Computed once with this code; a change
 # means the batch layout, masking, targets or loss changed — recompute only when that change is intended.
-GOLDEN_CE, GOLDEN_MSE = None, None
+GOLDEN_CE, GOLDEN_MSE, GOLDEN_COUNTS = 11.93732, 59.3546, (162, 12)
 
 
 def test_golden_first_step_losses(pieces):
@@ -95,7 +99,6 @@ def test_golden_first_step_losses(pieces):
     enc = LatentEncoder(proc, ids, system_prompt=prompt)
     batch = collate([enc.encode(r, *f) for r, f in zip(records, frames, strict=True)], proc.tokenizer.pad_token_id)
     out = latent_sft_loss(build_tiny_model(0), batch)
-    print("golden", out.ce.item(), out.latent.item(), out.n_ce_tokens, out.n_latent)
     assert (out.n_ce_tokens, out.n_latent) == GOLDEN_COUNTS
     assert out.ce.item() == pytest.approx(GOLDEN_CE, abs=1e-3)
     assert out.latent.item() == pytest.approx(GOLDEN_MSE, abs=1e-2)

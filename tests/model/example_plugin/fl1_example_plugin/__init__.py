@@ -1,0 +1,1 @@
+"""A minimal lmms-eval chat-model plugin (see model/PLUGINS.md)."""

@@ -1,0 +1,25 @@
+"""bench/decode.py runs end to end on CPU with --tiny (so GPU time is never spent on a broken script)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "decode.py"
+
+
+def test_decode_bench_tiny(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("fl1_bench_decode", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--tiny", "--out", str(tmp_path), "--steps", "8"]) == 0
+    result = json.loads((tmp_path / "decode_bench_tiny.json").read_text())
+    methods = {(r["method"], r["batch"]) for r in result["rows"]}
+    assert methods == {(m, b) for m in ("transformers generate (no latents)", "LatentDecoder (latent spans)")
+                       for b in (1, 2)}  # fmt: skip
+    for row in result["rows"]:
+        assert row["prefill_s"] > 0 and row["steps_per_s_per_row"] > 0 and row["decode_steps"] == 7
+        if row["method"].startswith("LatentDecoder"):
+            assert row["latent_steps_per_row"] > 0 and row["spans_per_row"] >= 1
+    assert "| LatentDecoder (latent spans) | 2 |" in capsys.readouterr().out

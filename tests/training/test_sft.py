@@ -1,0 +1,63 @@
+"""End-to-end latent SFT on the demo set: both losses fall, and the checkpoint loads as a Future-L1 model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+
+def _fixed_batch(trainer):
+    from future_l1.training.latent_batch import collate
+
+    ds = trainer.train_dataset
+    return collate([ds[i] for i in range(4)], trainer.processing_class.tokenizer.pad_token_id)
+
+
+def test_sft_lowers_ce_and_latent_mse_and_saves_a_loadable_checkpoint(tmp_path):
+    from future_l1.training.latent_loss import latent_sft_loss
+    from future_l1.training.sft import build_trainer, demo_config, finalize_checkpoint
+
+    cfg = demo_config(tmp_path / "ckpt", max_steps=8)
+    trainer, _ = build_trainer(cfg)
+    assert cfg.adam_beta2 == 0.95 and cfg.latent_lambda == 0.1 and cfg.max_latent_token == 4  # paper defaults
+    batch = _fixed_batch(trainer)
+    with torch.no_grad():
+        before = latent_sft_loss(trainer.model, batch)
+    trainer.train()
+    with torch.no_grad():
+        after = latent_sft_loss(trainer.model, batch)
+    assert after.ce < before.ce - 0.5
+    assert after.latent < before.latent
+    logged = [h for h in trainer.history if "ce" in h]
+    assert len(logged) == 8 and all("latent_loss" in h and "span_len_mean" in h for h in logged)
+    # the vision tower stayed frozen
+    assert not any(p.requires_grad for p in trainer.model.model.visual.parameters())
+
+    out = tmp_path / "ckpt"
+    trainer.save_model(str(out))
+    finalize_checkpoint(out, cfg)
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["FutureL1_Qwen3VL"] and config["model_type"] == "qwen3_vl"
+    assert config["latent_id"] == 151669 and config["max_latent_token"] == 4 and config["use_projection_head"] is False
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(out)
+    proc = AutoProcessor.from_pretrained(out)
+    assert proc.tokenizer.convert_tokens_to_ids("<|latent|>") == 151669
+    with torch.no_grad():
+        reloaded = latent_sft_loss(model, batch)
+    assert reloaded.ce.item() == pytest.approx(after.ce.item(), rel=1e-4)
+
+
+def test_unreadable_video_during_training_is_skipped_and_counted(tmp_path):
+    from future_l1.training.sft import build_trainer, demo_config
+
+    cfg = demo_config(tmp_path / "o", max_steps=1, max_records=4)
+    trainer, _ = build_trainer(cfg)
+    ds = trainer.train_dataset
+    ds.records[1].video = tmp_path / "gone.mp4"  # disappears after validation
+    ex = ds[1]
+    assert ex["input_ids"].shape[0] > 0
+    assert list(ds.skipped) == [ds.records[1].id] and "gone.mp4" in ds.skipped[ds.records[1].id]
