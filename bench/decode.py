@@ -101,7 +101,22 @@ def bench_generate(model, inputs, steps: int, device) -> dict:
     return {"prefill_s": prefill, "decode_steps": steps - 1, "decode_s": total - prefill}
 
 
+def _import_future_l1() -> None:
+    """Make `future_l1.model` importable from this checkout when the project is not pip-installed (GPU box)."""
+    try:
+        import future_l1.model.decoder  # noqa: F401
+    except ModuleNotFoundError:
+        import sys
+        import types
+
+        root = Path(__file__).resolve().parents[1]
+        pkg, sub = types.ModuleType("future_l1"), types.ModuleType("future_l1.model")
+        pkg.__path__, sub.__path__ = [], [str(root / "model")]
+        sys.modules["future_l1"], sys.modules["future_l1.model"] = pkg, sub
+
+
 def bench_latent(model, inputs, steps: int, device, latent_tokens: int, span_every: int) -> dict:
+    _import_future_l1()
     from future_l1.model.decoder import GenerationSettings, LatentBudget, LatentDecoder
     from future_l1.model.tokens import LatentIds
 
@@ -159,7 +174,7 @@ def main(argv=None) -> int:
     config._attn_implementation = args.attn
     t = time.perf_counter()
     with torch.device(device):
-        model = Qwen3VLForConditionalGeneration._from_config(config, dtype=dtype).eval()
+        model = Qwen3VLForConditionalGeneration._from_config(config, dtype=dtype).to(dtype).eval()
     model.generation_config.eos_token_id, model.generation_config.pad_token_id = IM_END, PAD
     build_s = time.perf_counter() - t
     n_params = sum(p.numel() for p in model.parameters())
@@ -170,9 +185,13 @@ def main(argv=None) -> int:
         for name, fn in (("transformers generate (no latents)", lambda i=inputs: bench_generate(model, i, steps, device)),
                          ("LatentDecoder (latent spans)",
                           lambda i=inputs: bench_latent(model, i, steps, device, latent_tokens, span_every))):  # fmt: skip
-            r = fn()
+            try:
+                r = fn()
+            except Exception as exc:  # keep the other measurements
+                r = {"error": f"{type(exc).__name__}: {exc}", "prefill_s": float("nan"), "decode_steps": 0,
+                     "decode_s": float("nan")}  # fmt: skip
             r.update(method=name, batch=b, prompt_tokens=int(inputs["input_ids"].shape[1]))
-            r["steps_per_s_per_row"] = r["decode_steps"] / r["decode_s"]
+            r["steps_per_s_per_row"] = r["decode_steps"] / r["decode_s"] if r["decode_steps"] else float("nan")
             r["row_steps_per_s"] = r["steps_per_s_per_row"] * b
             rows.append(r)
             print(json.dumps(r), flush=True)
@@ -182,7 +201,7 @@ def main(argv=None) -> int:
 
     meta = {"device": device_name, "dtype": str(dtype), "params": n_params, "build_s": build_s, "steps": steps,
             "frames": frames, "size": size, "latent_tokens": latent_tokens, "span_every": span_every,
-            "torch": torch.__version__, "transformers": transformers.__version__, "attn": args.attn}  # fmt: skip
+            "torch": torch.__version__, "model_dtype": str(model.dtype), "transformers": transformers.__version__, "attn": args.attn}  # fmt: skip
     lines = [f"Device: {device_name}, {n_params / 1e9:.2f}B params, {dtype}, {frames} frames {size}x{size}, "
              f"{steps} new tokens, transformers {transformers.__version__}", "",
              "| method | batch | prompt tokens | prefill (s) | decode steps/s per row | decode row-steps/s |",

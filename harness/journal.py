@@ -140,7 +140,7 @@ class JournalingModel(lmms):
             if len(outputs) != len(chunk):
                 raise RuntimeError(f"model {self.label!r} returned {len(outputs)} answers for {len(chunk)} requests")
             records = []
-            for i, out in zip(chunk, outputs):
+            for i, out in zip(chunk, outputs, strict=True):
                 doc_id, task, _ = requests[i].args[-3:]
                 records.append({"key": keys[i], "task": task, "doc_id": doc_id, "latency_s": latency, **_encode(out)})
             self._append(records)

@@ -50,6 +50,6 @@ def plain_table(run_dir: Path) -> str:
     header = ["model", *columns]
     table = [header] + [[model, *(cells.get(c, "-") for c in columns)] for model, cells in rows.items()]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in table]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
