@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ class FutureL1Model(nn.Module):
         return LatentDecoder(self.backbone, self.tokenizer, self.latent_ids, self.budget, head=self.head)
 
     def generate(self, batch, settings: GenerationSettings | None = None, logits_processor=None) -> list[DecodeOutput]:
-        settings = settings or GenerationSettings()
+        settings = replace(settings or GenerationSettings())
         settings.latent = settings.latent and self.latent
         return self.decoder().generate(batch, settings, logits_processor)
 
@@ -223,7 +224,8 @@ def save_future_l1_checkpoint(model, processor, out_dir: str | Path, head: nn.Mo
 
     Latent ids are read from the processor's tokenizer. `latent_config` adds config fields, e.g.
     max_latent_token=32, latent_loss="mse", latent_lambda=0.2, projection_head_type="swiglu",
-    projection_hidden_dim=2048. The head (if any) is stored as `projection_head.*` in the model's safetensors.
+    projection_hidden_dim=2048. The head (if any) is stored as `projection_head.*` in the model's safetensors; use
+    the classes of future_l1.model.heads (their parameter names are the published ones) so that it loads back.
     """
     if isinstance(model, FutureL1Model):
         head = head if head is not None else model.head
@@ -239,7 +241,7 @@ def save_future_l1_checkpoint(model, processor, out_dir: str | Path, head: nn.Mo
     if head is not None:
         is_lvr = hasattr(head, "ln_q")
         config.projection_head_type = latent_config.pop("projection_head_type", "lvr" if is_lvr else "swiglu")
-        if not is_lvr:
+        if not is_lvr and hasattr(head, "projection"):
             config.projection_hidden_dim = head.projection[1].out_features
     for key, value in latent_config.items():
         setattr(config, key, value)

@@ -18,8 +18,13 @@ passed explicitly (4 rows: text row + t/h/w rows), computed per row from the lef
 on the transformers model (its `rope_deltas` attribute is neither read nor relied on).
 
 Deviations from the official loop: stop strings are applied inside the loop (a row stops as soon as its text
-contains one, and the text is cut there) instead of only after generation; rows that finished stop producing tokens
-(the official loop pads them); sampling uses a seeded `torch.Generator` so runs are reproducible.
+contains one, and the text is cut there) instead of only after generation; sampling uses a seeded
+`torch.Generator` so runs are reproducible; without stop strings the loop does not synchronise with the GPU every
+step: every 8 steps it drops finished rows from the batch and the KV cache (the official loop keeps decoding them
+as padding until the whole batch is done).
+
+CUDA graphs: `step` already has the fixed shape "one input per row"; capturing it needs a static KV cache and a
+fixed-size attention mask, left to a later issue (DynamicCache is used here).
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ class LatentDecoder:
             eos_token_ids = [eos] if isinstance(eos, int) else list(eos or [tokenizer.eos_token_id])
         self.eos_token_ids = [int(e) for e in eos_token_ids]
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
+        self.poll_every = 8  # steps between checks for finished rows (a GPU sync), which are then dropped
 
     # -- the model call ------------------------------------------------------------------------------------------
     @property
@@ -200,22 +206,30 @@ class LatentDecoder:
         mask[:, :prompt_len] = prompt_mask
         eos = torch.tensor(self.eos_token_ids, device=dev)
 
+        # Per-row outputs live at the original row index; the decoding state only holds the rows still running
+        # (`rows` maps them back): finished rows are dropped from the batch and the KV cache at each poll.
+        generated = torch.full((bsz, max_new), self.pad_token_id, dtype=torch.long, device=dev)
+        latent_flags = torch.zeros(bsz, max_new, dtype=torch.bool, device=dev)
+        lengths = torch.full((bsz,), max_new, dtype=torch.long, device=dev)
+        eos_hit = torch.zeros(bsz, dtype=torch.bool, device=dev)
+        stop_hit = [False] * bsz
+        latent_store: list[tuple[torch.Tensor, torch.Tensor]] = []
+        rows = torch.arange(bsz, device=dev)
         last_token = input_ids[:, -1]
         in_latent = torch.zeros(bsz, dtype=torch.bool, device=dev)
         span_len = torch.zeros(bsz, dtype=torch.long, device=dev)
         finished = torch.zeros(bsz, dtype=torch.bool, device=dev)
-        generated = torch.empty(bsz, 0, dtype=torch.long, device=dev)
-        latent_flags: list[torch.Tensor] = []
-        latent_store: list[torch.Tensor] = []
-        reasons = ["length"] * bsz
-        lengths = [max_new] * bsz
         stops = [s for s in settings.stop if s]
         stop_window = max((len(s) for s in stops), default=0) + 8
+        # Without stop strings nothing forces a GPU->CPU sync per step; finished rows are polled every few steps
+        # so the host can queue the next step while the GPU runs this one (until then they only emit padding).
+        poll_every = 1 if stops else self.poll_every
+        steps = 0
         for t in range(max_new):
             feed = self.feedback(hidden)
             scores = logits.float()
             if logits_processor is not None:
-                scores = logits_processor(generated, scores)
+                scores = logits_processor(generated[rows, :t], scores)
             if settings.sampling:
                 scores = scores / max(settings.temperature, 1e-6)
                 if settings.top_p is not None and settings.top_p < 1.0:
@@ -240,39 +254,59 @@ class LatentDecoder:
                 in_latent = emit_latent
             token = torch.where(finished, torch.full_like(token, self.pad_token_id), token)
             emit_latent = emit_latent & ~finished
-            generated = torch.cat([generated, token[:, None]], 1)
-            latent_flags.append(emit_latent)
+            generated[rows, t] = token
+            latent_flags[rows, t] = emit_latent
+            steps = t + 1
             if settings.return_latents:
-                latent_store.append(feed.float())
+                latent_store.append((rows, feed.float()))
 
-            hit_eos = ~finished & ~emit_latent & torch.isin(token, eos)
-            newly_done = hit_eos.clone()
+            newly_done = ~finished & ~emit_latent & torch.isin(token, eos)  # EOS inside a span was overwritten
+            eos_hit[rows] = eos_hit[rows] | newly_done
             if stops:
-                for b in (~finished & ~hit_eos).nonzero().flatten().tolist():
-                    tail = self.tokenizer.decode(generated[b, -stop_window:].tolist(), skip_special_tokens=False)
-                    if any(s in tail for s in stops):
-                        newly_done[b] = True
-                        reasons[b] = "stop"
-            for b in hit_eos.nonzero().flatten().tolist():
-                reasons[b] = "eos"
-            for b in newly_done.nonzero().flatten().tolist():
-                lengths[b] = t + 1
+                live = (~finished & ~newly_done).nonzero().flatten().tolist()
+                hits = [
+                    i for i in live if self._has_stop(generated[rows[i], max(0, steps - stop_window) : steps], stops)
+                ]
+                if hits:
+                    newly_done = newly_done.clone()
+                    newly_done[hits] = True
+                    for i in hits:
+                        stop_hit[int(rows[i])] = True
+            lengths[rows] = lengths[rows].masked_fill(newly_done, steps)
             finished = finished | newly_done
-            if bool(finished.all()) or t == max_new - 1:
+            if t == max_new - 1:
                 break
+            if steps % poll_every == 0 and bool(finished.any()):
+                keep = (~finished).nonzero().flatten()
+                if keep.numel() == 0:
+                    break
+                cache.batch_select_indices(keep)
+                rows, token, feed, emit_latent = rows[keep], token[keep], feed[keep], emit_latent[keep]
+                in_latent, span_len, finished = in_latent[keep], span_len[keep], finished[keep]
+                mask, text_pos, deltas = mask[keep], text_pos[keep], deltas[keep]
             last_token = token
             mask_now = mask[:, : prompt_len + t + 1]
             hidden, logits = self.step(token, feed, emit_latent, mask_now, text_pos + t, deltas, cache)
 
-        return self._collect(generated, torch.stack(latent_flags, 1), latent_store, reasons, lengths, stops)
+        reasons = ["eos" if e else "stop" if s else "length" for e, s in zip(eos_hit.tolist(), stop_hit, strict=True)]
+        latents = None
+        if settings.return_latents:
+            latents = torch.zeros(bsz, steps, hidden.shape[-1])
+            for t, (r, vec) in enumerate(latent_store):
+                latents[r.cpu(), t] = vec.cpu()
+        return self._collect(generated[:, :steps], latent_flags[:, :steps], latents, reasons, lengths.tolist(), stops)
 
-    def _collect(self, generated, latent_flags, latent_store, reasons, lengths, stops) -> list[DecodeOutput]:
+    def _has_stop(self, ids: torch.Tensor, stops: Sequence[str]) -> bool:
+        tail = self.tokenizer.decode(ids.tolist(), skip_special_tokens=False)
+        return any(s in tail for s in stops)
+
+    def _collect(self, generated, latent_flags, latents_all, reasons, lengths, stops) -> list[DecodeOutput]:
         outputs = []
-        latents_all = torch.stack(latent_store, 1).cpu() if latent_store else None
         gen = generated.cpu().tolist()
         flags = latent_flags.cpu()
+        n_steps = generated.shape[1]
         for b, row in enumerate(gen):
-            n = min(lengths[b], len(row))
+            n = min(lengths[b], n_steps)
             row_ids = row[:n]
             row_flags = flags[b, :n]
             text = self.tokenizer.decode(row_ids, skip_special_tokens=False)

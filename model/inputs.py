@@ -106,7 +106,7 @@ def resize_frames(frames: np.ndarray, min_pixels: int, max_pixels: int) -> np.nd
     h, w = resized_shape(frames.shape[1], frames.shape[2], min_pixels, max_pixels)
     if (h, w) == frames.shape[1:3]:
         return frames
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2).float()
     x = torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic", antialias=True, align_corners=False)
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 

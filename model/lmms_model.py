@@ -16,6 +16,8 @@ Behaviour (official-code-spec §3.2 unless said otherwise):
 - Deviation: a corrupt/missing video or image becomes the answer "[future-l1 error] <message>" for that sample only
   (the official adapter aborts the run); a failing batch is retried sample by sample so one bad input never takes
   the batch down.
+- Media of the next batch are decoded in a background thread while the current batch decodes (as the official
+  adapter does).
 - Data parallel (torchrun / accelerate launch): one device per local rank; lmms-eval's padding requests
   (metadata "__padding_only__") are answered with "" without running the model.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +102,8 @@ class FutureL1(lmms):
         super().__init__()
         rank, world, local = _dist_env()
         self._rank, self._world_size = rank, world
-        if device is None or device in ("cuda", "auto"):
-            device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+        if device is None or device in ("cuda", "auto") or (world > 1 and str(device).startswith("cuda")):
+            device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"  # data parallel: one GPU per local rank
         self._device = torch.device(device)
         if self._device.type == "cuda":
             torch.cuda.set_device(self._device)
@@ -212,22 +215,33 @@ class FutureL1(lmms):
             gen_kwargs = next(a for a in req.args if isinstance(a, dict))
             groups.setdefault(json.dumps(gen_kwargs, sort_keys=True, default=str), []).append(i)
 
-        bar = tqdm(total=sum(len(g) for g in groups.values()), disable=self.rank != 0, desc="future_l1")
-        for key, indices in groups.items():
-            settings = self._settings(json.loads(key))
-            for start in range(0, len(indices), self.batch_size_per_gpu):
-                chunk = indices[start : start + self.batch_size_per_gpu]
-                prepared: list[tuple[int, Any]] = []
-                for i in chunk:
-                    try:
-                        prepared.append((i, prepare_sample(self.model.processor, self._messages(requests[i]),
-                                                           **self.media)))  # fmt: skip
-                    except Exception as exc:
-                        results[i] = GenerationResult(ERROR_PREFIX + str(exc), TokenCounts(0, 0, 0))
+        chunks = [(self._settings(json.loads(key)), indices[start : start + self.batch_size_per_gpu])
+                  for key, indices in groups.items()
+                  for start in range(0, len(indices), self.batch_size_per_gpu)]  # fmt: skip
+        bar = tqdm(total=sum(len(c) for _, c in chunks), disable=self.rank != 0, desc="future_l1")
+        # Media of the next chunk are decoded in a background thread while the current chunk runs on the model. The
+        # thread only renders the chat template (Jinja) and decodes media; tokenising stays on this thread, because a
+        # Rust tokenizer used from two threads at once fails ("Already borrowed").
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self._prepare, requests, chunks[0][1], results) if chunks else None
+            for k, (settings, chunk) in enumerate(chunks):
+                prepared = pending.result()
+                if k + 1 < len(chunks):
+                    pending = pool.submit(self._prepare, requests, chunks[k + 1][1], results)
                 self._generate_chunk(requests, prepared, settings, results)
                 bar.update(len(chunk))
         bar.close()
         return results  # type: ignore[return-value]
+
+    def _prepare(self, requests, chunk: list[int], results: list) -> list[tuple[int, Any]]:
+        """Decode media and render prompts; a sample whose media fail gets its error answer here."""
+        prepared = []
+        for i in chunk:
+            try:
+                prepared.append((i, prepare_sample(self.model.processor, self._messages(requests[i]), **self.media)))
+            except Exception as exc:
+                results[i] = GenerationResult(ERROR_PREFIX + str(exc), TokenCounts(0, 0, 0))
+        return prepared
 
     def _generate_chunk(self, requests, prepared, settings, results) -> None:
         if not prepared:

@@ -191,3 +191,21 @@ def test_real_futurebench_task_cli(tiny_ckpt, tmp_path):
     for line in lines:
         assert "latent_spans" in line["future_acc"] and line["future_acc"]["error"] is None
         assert line["token_counts"][0]["output_tokens"] + line["token_counts"][0]["reasoning_tokens"] <= 16
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_tasks_path() is None, reason="the tasks area does not provide tasks_path() yet")
+def test_torchrun_data_parallel(tiny_ckpt, tmp_path):
+    """2 ranks, 3 docs: rank 1 gets a padding request; every doc is answered once, none errors."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lmms_eval",
+           "--model", "future_l1", "--model_args", f"pretrained={tiny_ckpt},max_num_frames=8",
+           "--include_path", _tasks_path(), "--tasks", "futurebench_future_l1", "--limit", "3",
+           "--gen_kwargs", "max_new_tokens=8", "--output_path", str(tmp_path), "--log_samples",
+           "--verbosity", "DEBUG"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (samples,) = tmp_path.rglob("*_samples_futurebench_future_l1.jsonl")
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert sorted(line["doc_id"] for line in lines) == [0, 1, 2]
+    assert all(line["future_acc"]["error"] is None for line in lines)

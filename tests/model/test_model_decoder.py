@@ -115,3 +115,36 @@ def test_eos_stop_strings_and_sampling(sharp_model, tiny_processor):
     assert [o.token_ids for o in a] != [o.token_ids for o in c]
     nucleus = GenerationSettings(max_new_tokens=10, temperature=1.0, top_p=1e-6, seed=3, latent=False)
     assert [o.token_ids for o in decoder.generate(batch, nucleus)] == [o.token_ids for o in greedy]
+
+
+def _staggered_eos(ids: LatentIds, eos: int):
+    """Spans forced at step 1; each row then emits EOS at a step set by its first token (3, 8 or 13)."""
+
+    def process(generated: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores = scores.clone()
+        for b, row in enumerate(generated.tolist()):
+            if len(row) == 1:
+                scores[b, ids.start] += 1e4
+            if row and len(row) >= 3 + 5 * (row[0] % 3):
+                scores[b, eos] += 1e4
+        return scores
+
+    return process
+
+
+@pytest.mark.parametrize("poll_every", [1, 3, 8])
+def test_rows_finishing_early_are_dropped_without_changing_results(sharp_model, tiny_processor, poll_every):
+    ids = LatentIds.from_tokenizer(tiny_processor.tokenizer)
+    eos = tiny_processor.tokenizer.eos_token_id
+    samples, batch = encode(tiny_processor, (2, 8, 4, 6))
+    decoder = LatentDecoder(sharp_model, tiny_processor.tokenizer, ids, LatentBudget(max_latent_token=1))
+    decoder.poll_every = poll_every
+    forcer = _staggered_eos(ids, eos)
+    fast = decoder.generate(batch, GenerationSettings(max_new_tokens=18, return_latents=True), forcer)
+    assert len({len(o.token_ids) for o in fast}) > 1  # rows really finish at different steps
+    for sample, out in zip(samples, fast, strict=True):
+        ref, ref_latents = reference_decode(sharp_model, collate(tiny_processor, [sample]), ids, cap=2, fixed=False,
+                                            max_new_tokens=18, eos=eos, processor=forcer)  # fmt: skip
+        assert out.token_ids == ref
+        assert out.finish_reason == ("eos" if ref[-1] == eos else "length")
+        torch.testing.assert_close(out.latents, torch.stack(ref_latents), rtol=1e-4, atol=1e-4)
