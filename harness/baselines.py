@@ -2,7 +2,7 @@
 
 `answer_prior` never looks at the video. For a multiple-choice prompt (FutureBench) it answers one option letter:
 `strategy=fixed` answers `letter` (default "A"); `strategy=most_frequent` answers the letter that is most often the
-gold answer (doc field `answer_field`) of the evaluated split (an oracle label prior: the best any video-blind constant answer can score, so it
+gold answer (doc field `answer_field`, a dotted path; by default FutureBench's `qa.Answer`, else `answer`) of the evaluated split (an oracle label prior: the best any video-blind constant answer can score, so it
 is the floor a real model has to beat). For an open prompt (TwiFF-Bench) it answers the constant `open_answer`.
 Replies use the `<answer>…</answer>` format both benchmark families parse.
 """
@@ -29,6 +29,14 @@ def manifests() -> list[ModelManifest]:
     return [ModelManifest(model_id="answer_prior", simple_class_path="future_l1.harness.baselines.AnswerPrior")]
 
 
+def _field(doc: dict, path: str) -> Any:
+    """`doc["qa"]["Answer"]` for the path "qa.Answer"; None when any step is missing."""
+    value: Any = doc
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def option_letters(prompt: str) -> list[str]:
     """The option letters offered in a prompt, in order (empty for an open question)."""
     letters = _OPTION.findall(prompt)
@@ -45,7 +53,7 @@ class AnswerPrior(lmms):
         strategy: str = "fixed",
         letter: str = "A",
         open_answer: str = DEFAULT_OPEN_ANSWER,
-        answer_field: str = "answer",
+        answer_field: str = "",
         delay_s: float = 0.0,
         **_: Any,  # batch_size / device / max_batch_size from lmms-eval
     ) -> None:
@@ -68,7 +76,9 @@ class AnswerPrior(lmms):
         if key not in self._priors:
             counts: collections.Counter[str] = collections.Counter()
             for doc in self.task_dict[task][split]:
-                match = _LETTER.match(str(doc.get(self.answer_field) or ""))
+                fields = [self.answer_field] if self.answer_field else ["qa.Answer", "answer"]
+                gold = next((v for f in fields if (v := _field(doc, f)) is not None), "")
+                match = _LETTER.match(str(gold))
                 if match:
                     counts[match.group(1)] += 1
             # ties break towards the earlier letter so the answer is deterministic

@@ -4,7 +4,8 @@ Both are generated deterministically on first use (`cached_dir`) and are small e
 - FutureBench demo: 24 four-option questions, 6 per split (hop1, hop2, hop3, hop5 = interp), each with a 64x64 H.264
   observed-prefix clip (the first 16 frames of a 48-frame simulation) under `first_part_video/`, and NEP's record
   layout in `futurebench.json`. Answers follow from the simulated event timeline: hopK asks for the next K events in
-  order; interp gives the later end anchor in words and asks for the events in between.
+  order; interp gives the later end anchor in words and asks for the events in between. The gold letter is balanced
+  and deterministic (`gold_letter`: exactly 6 of 24 per letter), so a video-blind constant answer scores 25%.
 - TwiFF-Bench demo: 12 rows in 4 parquet shards, with question images (`<image>` placeholders, "frame_i" labels),
   reasoning images and a reference chain (`<rimage>` placeholders, `<ans>final</ans>`), as in the real release.
 """
@@ -20,7 +21,7 @@ import numpy as np
 from future_l1.harness.cache import cached_dir
 from future_l1.tasks.scenes import KINDS, WALLS, Event, simulate, write_video
 
-FUTUREBENCH_DEMO = "demo_data/futurebench_v1"
+FUTUREBENCH_DEMO = "demo_data/futurebench_v2"  # v2: balanced gold letters (6 per letter)
 TWIFFBENCH_DEMO = "demo_data/twiffbench_v1"
 FB_ITEMS, FB_FRAMES, FB_CUT, SIZE = 24, 48, 16, 64
 TWIFF_ITEMS, TWIFF_FRAMES = 12, 32
@@ -53,7 +54,13 @@ def _fake(event: Event, colours: list[str], rng: np.random.Generator) -> Event:
     return Event(event.frame, "floor", (str(rng.choice(others)),), "bottom")
 
 
-def _options(truth: list[Event], past: list[Event], colours: list[str], rng) -> tuple[dict[str, str], str]:
+def gold_letter(index: int) -> str:
+    """The correct option of item `index`: rotates through A-D and shifts by one every 4 items, so that each letter is
+    gold exactly 6 times in 24 items and no split (items cycle through the 4 splits) always has the same letter."""
+    return "ABCD"[(index + index // 4) % 4]
+
+
+def _options(truth: list[Event], past: list[Event], colours: list[str], rng, gold: str) -> tuple[dict[str, str], str]:
     correct = _chain(truth)
     pool = []
     if len(truth) > 1:
@@ -68,11 +75,37 @@ def _options(truth: list[Event], past: list[Event], colours: list[str], rng) -> 
     distractors = list(dict.fromkeys(p for p in pool if p != correct))[:3]
     if len(distractors) < 3:
         raise ValueError("not enough distinct distractors")
-    choices = [correct, *distractors]
-    order = rng.permutation(4)
-    options = {letter: choices[i] for letter, i in zip("ABCD", order, strict=True)}
-    answer = "ABCD"[int(np.where(order == 0)[0][0])]
-    return options, answer
+    shuffled = [distractors[i] for i in rng.permutation(3)]
+    shuffled.insert("ABCD".index(gold), correct)
+    return dict(zip("ABCD", shuffled, strict=True)), gold
+
+
+def multiple_choice(sim, split: str, gold: str, rng: np.random.Generator) -> dict:
+    """A FutureBench-style question about `sim` seen up to frame `FB_CUT`: {"Question", "Options", "Answer"}.
+
+    `gold` is the letter the correct option goes to. Raises `ValueError` when the scene has too few future events for
+    `split` or too few distinct distractors. Also used by the training demo set (`future_l1.training.demo_data`)."""
+    future = sim.events_between(FB_CUT, len(sim.frames))
+    need = 3 if split == "hop5" else int(split[-1])
+    if len(future) < need:
+        raise ValueError(f"{split} needs {need} events after frame {FB_CUT}, the scene has {len(future)}")
+    colours = [b.colour for b in sim.balls]
+    past = sim.events_between(0, FB_CUT)
+    if split == "hop5":
+        truth, anchor = future[:2], future[2]
+        question = (
+            f"The video shows the beginning of a scene. Later, {anchor.describe()}. "
+            "Which events happen in between, in order?"
+        )
+    else:
+        truth = future[:need]
+        question = (
+            "What happens next after the video ends?"
+            if need == 1
+            else f"What are the next {need} events after the video ends, in order?"
+        )
+    options, answer = _options(truth, past, colours, rng, gold)
+    return {"Question": question, "Options": options, "Answer": answer}
 
 
 def _futurebench_item(index: int, split: str) -> tuple[dict, np.ndarray]:
@@ -80,35 +113,15 @@ def _futurebench_item(index: int, split: str) -> tuple[dict, np.ndarray]:
     while True:
         seed += 1
         sim = simulate(KINDS[seed % 3], seed, n_frames=FB_FRAMES, size=SIZE)
-        future = sim.events_between(FB_CUT, FB_FRAMES)
-        need = 3 if split == "hop5" else int(split[-1])
-        if len(future) < need:
-            continue
-        rng = np.random.default_rng(seed)
-        colours = [b.colour for b in sim.balls]
-        past = sim.events_between(0, FB_CUT)
-        if split == "hop5":
-            truth, anchor = future[:2], future[2]
-            question = (
-                f"The video shows the beginning of a scene. Later, {anchor.describe()}. "
-                "Which events happen in between, in order?"
-            )
-        else:
-            truth = future[:need]
-            question = (
-                "What happens next after the video ends?"
-                if need == 1
-                else f"What are the next {need} events after the video ends, in order?"
-            )
         try:
-            options, answer = _options(truth, past, colours, rng)
+            qa = multiple_choice(sim, split, gold_letter(index), np.random.default_rng(seed))
         except ValueError:
             continue
         record = {
             "id": f"demo-fb-{index:03d}",
             "video_path": f"video_dataset/fb_{index:03d}.mp4",
             "question_type": split,
-            "qa": {"Question": question, "Options": options, "Answer": answer},
+            "qa": qa,
         }
         return record, sim.frames[:FB_CUT]
 

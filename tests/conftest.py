@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Console scripts (future-l1, lmms-eval, torchrun) of the environment running the tests, even when it is not activated
+# (`make test` calls .venv/bin/python directly).
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 # Reuse generated artefacts (tokenizer, tiny checkpoints, demo data) across test runs; CI points it into the clone.
 os.environ.setdefault("FUTURE_L1_CACHE", str(Path.home() / ".cache" / "future_l1"))
 

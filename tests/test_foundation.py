@@ -165,9 +165,10 @@ def test_cached_dir_builds_once_and_never_keeps_a_failed_build(tmp_path: Path, m
 def test_cli_version_and_help() -> None:
     from future_l1.harness import __version__
 
-    version = subprocess.run(["future-l1", "--version"], capture_output=True, text=True, check=True)
+    cli = str(Path(sys.executable).parent / "future-l1")  # the console script of this interpreter's environment
+    version = subprocess.run([cli, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == f"future-l1 {__version__}"
-    help_text = subprocess.run(["future-l1", "--help"], capture_output=True, text=True, check=True).stdout
+    help_text = subprocess.run([cli, "--help"], capture_output=True, text=True, check=True).stdout
     assert "usage: future-l1" in help_text
 
 

@@ -174,7 +174,7 @@ DEMO_SFT = {
     "max_steps": 10, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "learning_rate": 3e-3,
     "warmup_steps": 0.0, "lr_scheduler_type": "constant", "seed": 0, "weight_decay": 0.0, "logging_steps": 1,
     "dataloader_num_workers": 0, "disable_tqdm": True,
-}  # fmt: skip  # a fast CPU recipe that visibly lowers both losses on the tiny model; not a research setting
+}  # fmt: skip  # `train sft --demo`: a seconds-long CPU smoke recipe; the cached demo model uses training.DEMO_RECIPE
 
 
 def demo_config(output_dir: str | Path, **overrides) -> LatentSFTConfig:
@@ -185,10 +185,3 @@ def demo_config(output_dir: str | Path, **overrides) -> LatentSFTConfig:
     values = {"model_name_or_path": str(tiny_checkpoint_dir()), "train_file": str(demo_train_file()),
               "output_dir": str(output_dir), "use_cpu": not torch.cuda.is_available(), **DEMO_SFT, **overrides}  # fmt: skip
     return load_config(None, **values)
-
-
-def demo_checkpoint() -> Path:
-    """A tiny Future-L1 trained by this pipeline on the demo training set (seconds on CPU), built once and cached."""
-    from future_l1.harness.cache import cached_dir
-
-    return cached_dir("demo-future-l1-sft-v1", lambda out: run_sft(demo_config(out)) and None)

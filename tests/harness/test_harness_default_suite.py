@@ -69,6 +69,9 @@ def test_answer_prior_answers_letters_for_choices_and_text_for_open_questions() 
     frequent = AnswerPrior(strategy="most_frequent")
     frequent.task_dict = {"t": {"test": [{"answer": "B"}, {"answer": "D"}, {"answer": "B"}]}}
     assert frequent._answer("Q?\nA. x\nB. y\nC. z\nD. w", "t", "test") == "<answer>B</answer>"
+    # FutureBench keeps the gold letter in qa.Answer
+    frequent.task_dict["fb"] = {"test": [{"qa": {"Answer": "C"}}, {"qa": {"Answer": "D"}}, {"qa": {"Answer": "D"}}]}
+    assert frequent._answer("Q?\nA. x\nB. y\nC. z\nD. w", "fb", "test") == "<answer>D</answer>"
     with pytest.raises(ValueError, match="strategy"):
         AnswerPrior(strategy="bogus")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections import Counter
 
 import pyarrow.parquet as pq
 
@@ -23,6 +24,10 @@ def test_futurebench_demo_answers_follow_the_simulation():
         assert len(set(options.values())) == 4
         correct = options[r["qa"]["Answer"]]
         assert correct.count(", then ") + 1 == (2 if r["question_type"] == "hop5" else int(r["question_type"][-1]))
+    # gold letters balanced (a video-blind constant answer scores 25%) and not tied to one split
+    assert Counter(r["qa"]["Answer"] for r in records) == dict.fromkeys("ABCD", 6)
+    for split in ("hop1", "hop2", "hop3", "hop5"):
+        assert len({r["qa"]["Answer"] for r in records if r["question_type"] == split}) > 1
     ds = load_futurebench()
     assert ds[0]["doc_id"] == 0 and ds[0]["video"].endswith("first_part_video/fb_000.mp4")
     assert [d["id"] for d in ds] == [r["id"] for r in records]
