@@ -34,7 +34,9 @@ def _decode(bench, model, device, dtype):
     rows = [bench.build_inputs(1, frames=4, size=64, device=device, dtype=dtype, seed=s) for s in (0, 1, 2)]
     batch = {k: torch.cat([r[k] for r in rows]) for k in rows[0]}
     ids = LatentIds(bench.LATENT, bench.LATENT_START, bench.LATENT_END)
-    decoder = LatentDecoder(model, bench._NoTokenizer(), ids, LatentBudget(max_latent_token=3, fixed=True), eos_token_ids=[-1])
+    decoder = LatentDecoder(
+        model, bench._NoTokenizer(), ids, LatentBudget(max_latent_token=3, fixed=True), eos_token_ids=[-1]
+    )
 
     def force(generated, scores):  # a span at steps 1 and 9 of every row, ended by the cap
         if generated.shape[1] in (1, 9):
