@@ -5,6 +5,17 @@ from __future__ import annotations
 ERROR_PREFIX = "[future-l1 error] "  # how a model-side failure (corrupt video, missing file) reaches the task
 
 
+def future_l1_messages(media_type: str, visuals: list, text: str) -> list[dict]:
+    """The `*_future_l1` chat layout: the Future-L1 system prompt, then the media items, then the question text."""
+    from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
+
+    media = [{"type": media_type, "url": v} for v in visuals]
+    return [
+        {"role": "system", "content": [{"type": "text", "text": FUTURE_L1_SYSTEM_PROMPT}]},
+        {"role": "user", "content": [*media, {"type": "text", "text": text}]},
+    ]
+
+
 def model_error(response: str) -> str | None:
     """The model-side error message carried by `response`, or None for a normal response."""
     return response[len(ERROR_PREFIX) :].strip() or "unknown model error" if response.startswith(ERROR_PREFIX) else None

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import re
 
-from future_l1.tasks.common import first_response, latent_spans, model_error, pct
+from future_l1.tasks.common import first_response, future_l1_messages, latent_spans, model_error, pct
 from future_l1.tasks.futurebench import parsing
 from future_l1.tasks.futurebench.data import SPLIT_NAMES
-from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
 
 _INLINE_A = re.compile(r"\bA\)\s+")
 _INLINE_D = re.compile(r"\bD\)\s+")
@@ -37,16 +36,7 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 
 def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:
     """Chat messages for the Future-L1 protocol: system prompt, then the clip and the question."""
-    return [
-        {"role": "system", "content": [{"type": "text", "text": FUTURE_L1_SYSTEM_PROMPT}]},
-        {
-            "role": "user",
-            "content": [
-                *({"type": "video", "url": v} for v in doc_to_visual(doc)),
-                {"type": "text", "text": doc_to_text(doc, lmms_eval_specific_kwargs)},
-            ],
-        },
-    ]
+    return future_l1_messages("video", doc_to_visual(doc), doc_to_text(doc, lmms_eval_specific_kwargs))
 
 
 def doc_to_target(doc: dict) -> str:

@@ -23,8 +23,8 @@ import base64
 import io
 import re
 
-from future_l1.tasks.common import first_response, latent_spans, model_error
-from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT, TWIFF_COT_PROMPT, TWIFF_JUDGE_SYSTEM_PROMPT
+from future_l1.tasks.common import first_response, future_l1_messages, latent_spans, model_error
+from future_l1.tasks.prompts import TWIFF_COT_PROMPT, TWIFF_JUDGE_SYSTEM_PROMPT
 from future_l1.tasks.twiffbench.parsing import sanitize_response, split_reference, split_response
 
 
@@ -59,16 +59,7 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 
 
 def doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> list[dict]:
-    return [
-        {"role": "system", "content": [{"type": "text", "text": FUTURE_L1_SYSTEM_PROMPT}]},
-        {
-            "role": "user",
-            "content": [
-                *({"type": "image", "url": im} for im in doc_to_visual(doc)),
-                {"type": "text", "text": doc_to_text(doc, lmms_eval_specific_kwargs)},
-            ],
-        },
-    ]
+    return future_l1_messages("image", doc_to_visual(doc), doc_to_text(doc, lmms_eval_specific_kwargs))
 
 
 def doc_to_target(doc: dict) -> str:
