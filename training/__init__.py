@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-DEMO_CHECKPOINT = "demo-future-l1-sft-v2"  # v2: format-learning recipe, eval pixel budget, fixed latent budget
+DEMO_CHECKPOINT = "demo-future-l1-sft-v3"  # v2: format-learning recipe, eval pixels, fixed budget; v3: data
 # A fast CPU recipe for the ~10M-parameter tiny model (not a research setting): enough steps at a high learning rate
 # for it to learn the Future-L1 output format; about a minute on 2 CPU cores.
 DEMO_RECIPE = {

@@ -31,7 +31,7 @@ import numpy as np
 from future_l1.harness.cache import cached_dir
 from future_l1.training.frames import keyframe_pool
 
-DEMO_CACHE = "demo-train-v2"  # v2: multiple-choice records, one short reason + one latent span per record
+DEMO_CACHE = "demo-train-v3"  # v2: multiple-choice records, one reason + one span each; v3: lossless video
 N_OPEN, N_MC, N_CANDIDATES = 24, 48, 24
 OPEN_FRAMES, FPS = 32, 8.0
 OPEN_QUESTION_SLOTS = [1, 2, 3]  # 1-based pool positions shown to the user (frames 1, 3, 8 of 32)
