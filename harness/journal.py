@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any
 from lmms_eval.api.instance import GenerationResult, TokenCounts, unwrap_generation_output
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
+
+from future_l1.harness import jsonl
 
 
 def request_hash(args: tuple) -> str:
@@ -35,28 +36,11 @@ def journal_key(task: str, doc_id: int, req_hash: str, repeat: int) -> str:
     return f"{task}|{doc_id}|{req_hash}|{repeat}"
 
 
-def _repair_tail(path: Path) -> None:
-    """Cut a half-written last line (the process died mid-write) so that appends start on a fresh line."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if data.endswith(b"\n"):
-        return
-    with path.open("r+b") as f:
-        f.truncate(data.rfind(b"\n") + 1)
-
-
 def read_journal(files: Iterable[Path]) -> dict[str, dict[str, Any]]:
     """All complete records of the given journal files by key (a torn last line is ignored)."""
     records: dict[str, dict[str, Any]] = {}
     for path in files:
-        if not path.exists():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for rec in jsonl.read(path):
             records.setdefault(rec["key"], rec)
     return records
 
@@ -77,7 +61,7 @@ class JournalingModel(lmms):
         journal_dir.mkdir(parents=True, exist_ok=True)
         self.journal_dir = journal_dir
         self.path = journal_dir / f"{label}.rank{rank}.jsonl"
-        _repair_tail(self.path)
+        jsonl.repair_tail(self.path)
         self.records = read_journal(sorted(journal_dir.glob(f"{label}.rank*.jsonl")))
         self.hits = 0
         self.computed = 0
@@ -94,11 +78,7 @@ class JournalingModel(lmms):
     # --- journal -------------------------------------------------------------------------------------------------
 
     def _append(self, records: list[dict[str, Any]]) -> None:
-        with self.path.open("a", encoding="utf-8") as f:
-            for rec in records:
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        jsonl.append(self.path, records)
         for rec in records:
             self.records[rec["key"]] = rec
 
@@ -111,10 +91,10 @@ class JournalingModel(lmms):
                 keys.append(None)
                 continue
             doc_id, task, _split = req.args[-3:]
-            base = f"{task}|{doc_id}|{request_hash(req.args)}"
+            base = (task, doc_id, request_hash(req.args))
             repeat = seen.get(base, 0)
             seen[base] = repeat + 1
-            keys.append(f"{base}|{repeat}")
+            keys.append(journal_key(*base, repeat))
         return keys
 
     def _run(self, reqtype: str, requests: list) -> list:

@@ -14,7 +14,7 @@ token layout is the one Qwen3-VL was trained with (tiny-models-offline.md §2, p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,18 +48,18 @@ def frame_indices(total: int, max_num_frames: int) -> list[int]:
     return np.linspace(0, total - 1, n).round().astype(int).tolist()
 
 
-def _read_decord(path: str, max_num_frames: int) -> tuple[np.ndarray, float, list[int], int]:
+def _read_decord(path: str, pick: Callable[[int], list[int]]) -> tuple[np.ndarray, float, list[int], int]:
     import decord
 
     vr = decord.VideoReader(path, num_threads=1)
     total = len(vr)
     if total == 0:
         raise MediaError(f"video {path} has no frames")
-    idx = frame_indices(total, max_num_frames)
+    idx = pick(total)
     return vr.get_batch(idx).asnumpy(), float(vr.get_avg_fps() or 1.0), idx, total
 
 
-def _read_pyav(path: str, max_num_frames: int) -> tuple[np.ndarray, float, list[int], int]:
+def _read_pyav(path: str, pick: Callable[[int], list[int]]) -> tuple[np.ndarray, float, list[int], int]:
     import av
 
     with av.open(path) as container:
@@ -68,26 +68,33 @@ def _read_pyav(path: str, max_num_frames: int) -> tuple[np.ndarray, float, list[
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
     if not frames:
         raise MediaError(f"video {path} has no decodable frames")
-    idx = frame_indices(len(frames), max_num_frames)
+    idx = pick(len(frames))
     return np.stack([frames[i] for i in idx]), fps, idx, len(frames)
 
 
-def read_video(path: str | Path, max_num_frames: int = DEFAULT_MAX_NUM_FRAMES):
-    """Uniformly sampled RGB frames (T,H,W,3) uint8 and their `VideoMetadata`. Raises MediaError naming the file."""
-    from transformers.video_utils import VideoMetadata
+def read_frames(path: str | Path, pick: Callable[[int], list[int]]) -> tuple[np.ndarray, float, list[int], int]:
+    """The RGB frames (T,H,W,3) uint8 at `pick(total_frames)`, with fps, the indices and the total.
 
+    decord first (it seeks), PyAV for what decord cannot open (AV1, some broken files). Raises MediaError naming the
+    file. The one video decoder of the project: evaluation inputs and the training keyframe pool both use it.
+    """
     path = str(path)
     if not Path(path).is_file():
         raise MediaError(f"video file not found: {path}")
     errors = []
     for reader in (_read_decord, _read_pyav):
         try:
-            frames, fps, idx, total = reader(path, max_num_frames)
-            break
+            return reader(path, pick)
         except Exception as exc:  # a broken file, or a codec decord lacks (AV1): try the next backend
             errors.append(f"{reader.__name__[6:]}: {exc}".strip())
-    else:
-        raise MediaError(f"cannot decode video {path} ({'; '.join(errors)}); re-encode it as H.264 mp4")
+    raise MediaError(f"cannot decode video {path} ({'; '.join(errors)}); re-encode it as H.264 mp4")
+
+
+def read_video(path: str | Path, max_num_frames: int = DEFAULT_MAX_NUM_FRAMES):
+    """Uniformly sampled RGB frames (T,H,W,3) uint8 and their `VideoMetadata`. Raises MediaError naming the file."""
+    from transformers.video_utils import VideoMetadata
+
+    frames, fps, idx, total = read_frames(path, lambda n: frame_indices(n, max_num_frames))
     if len(frames) % 2:  # a short clip with an odd frame count: repeat the last frame
         frames = np.concatenate([frames, frames[-1:]])
         idx = [*idx, idx[-1]]

@@ -100,6 +100,14 @@ def _compare_pair(a: RunResult, b: RunResult, *, seed: int, n_boot: int) -> list
     shared = sorted(set(da) & set(db), key=str)
     common = {"task": a.task, "model_a": a.model, "model_b": b.model, "only_a": len(da) - len(shared)}
     common["only_b"] = len(db) - len(shared)
+
+    def paired(split: str, metric: str, xa: list[float], xb: list[float], **extra: Any) -> PairedResult:
+        diff, ci = paired_difference(xa, xb, seed=seed, n_boot=n_boot)
+        return PairedResult(
+            **common, split=split, metric=metric, n_shared=len(xa), value_a=sum(xa) / len(xa),
+            value_b=sum(xb) / len(xb), diff=diff, ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None, **extra,
+        )  # fmt: skip
+
     out = []
     if a.benchmark == FUTUREBENCH:
         for split in (OVERALL, *FUTUREBENCH_SPLITS):
@@ -108,25 +116,10 @@ def _compare_pair(a: RunResult, b: RunResult, *, seed: int, n_boot: int) -> list
                 continue
             xa = [100.0 * da[k]["correct"] for k in keys]
             xb = [100.0 * db[k]["correct"] for k in keys]
-            diff, ci = paired_difference(xa, xb, seed=seed, n_boot=n_boot)
-            b_only = sum(1 for k in keys if da[k]["correct"] and not db[k]["correct"])
-            c_only = sum(1 for k in keys if db[k]["correct"] and not da[k]["correct"])
-            out.append(
-                PairedResult(
-                    **common,
-                    split=split,
-                    metric="acc",
-                    n_shared=len(keys),
-                    value_a=sum(xa) / len(keys),
-                    value_b=sum(xb) / len(keys),
-                    diff=diff,
-                    ci_low=ci[0] if ci else None,
-                    ci_high=ci[1] if ci else None,
-                    a_only_correct=b_only,
-                    b_only_correct=c_only,
-                    p_value=mcnemar_p(b_only, c_only),
-                )
-            )
+            a_only = sum(1 for k in keys if da[k]["correct"] and not db[k]["correct"])
+            b_only = sum(1 for k in keys if db[k]["correct"] and not da[k]["correct"])
+            extra = {"a_only_correct": a_only, "b_only_correct": b_only, "p_value": mcnemar_p(a_only, b_only)}
+            out.append(paired(split, "acc", xa, xb, **extra))
     else:
         keys = [k for k in shared if _judged(da[k]) and _judged(db[k])]
         scores = {
@@ -134,24 +127,8 @@ def _compare_pair(a: RunResult, b: RunResult, *, seed: int, n_boot: int) -> list
             "answer": lambda d: d["answer_score"],
             "avg": lambda d: (d["cot"] + d["answer_score"]) / 2.0,
         }
-        for metric, score in scores.items():
-            if not keys:
-                break
-            xa, xb = [score(da[k]) for k in keys], [score(db[k]) for k in keys]
-            diff, ci = paired_difference(xa, xb, seed=seed, n_boot=n_boot)
-            out.append(
-                PairedResult(
-                    **common,
-                    split=OVERALL,
-                    metric=metric,
-                    n_shared=len(keys),
-                    value_a=sum(xa) / len(keys),
-                    value_b=sum(xb) / len(keys),
-                    diff=diff,
-                    ci_low=ci[0] if ci else None,
-                    ci_high=ci[1] if ci else None,
-                )
-            )
+        for metric, score in scores.items() if keys else ():
+            out.append(paired(OVERALL, metric, [score(da[k]) for k in keys], [score(db[k]) for k in keys]))
     return out
 
 

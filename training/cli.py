@@ -60,14 +60,14 @@ def _sft(args) -> int:
     from future_l1.training.config import load_config
     from future_l1.training.sft import demo_config, run_sft
 
-    overrides = {"output_dir": args.output_dir, "max_steps": args.max_steps, "text_only": args.text_only}
+    overrides = {"max_steps": args.max_steps, "text_only": args.text_only}
     if args.demo:
         cfg = demo_config(args.output_dir or "future-l1-demo-sft", **{k: v for k, v in overrides.items() if v})
     elif not args.config:
         print("error: pass --config cfg.yaml (or --demo)")
         return 2
     else:
-        cfg = load_config(args.config, **overrides)
+        cfg = load_config(args.config, output_dir=args.output_dir, **overrides)
     out = run_sft(cfg)
     print(f"checkpoint written to {out}")
     return 0

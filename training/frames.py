@@ -46,7 +46,7 @@ class FrameCache:
     """Decode each video's keyframe pool once and keep the most recent `max_videos` of them in memory.
 
     Keyed by the resolved path, so records sharing a video (and the two probe passes of visual-gain selection)
-    decode it once. Decoding uses decord, which seeks; PyAV is the fallback for codecs decord cannot open (AV1).
+    decode it once.
     """
 
     def __init__(self, max_videos: int = 256):
@@ -56,7 +56,7 @@ class FrameCache:
         self.decoded = 0  # videos actually decoded (the rest were cache hits)
 
     def pool(self, video: str | Path) -> np.ndarray:
-        """The (8, H, W, 3) uint8 keyframe pool of `video`; raises `VideoError` naming the file on failure."""
+        """The (8, H, W, 3) uint8 keyframe pool of `video`; raises `MediaError` naming the file on failure."""
         key = str(Path(video).resolve())
         with self._lock:
             if key in self._store:
@@ -71,37 +71,9 @@ class FrameCache:
         return frames
 
 
-class VideoError(RuntimeError):
-    """A video that cannot be read; the message names the file and the cause."""
-
-
 def decode_pool(path: str | Path) -> np.ndarray:
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"video not found: {path}")
-    try:
-        return _decode_decord(path)
-    except Exception as first:  # decord cannot open every codec; PyAV decodes the rest
-        try:
-            return _decode_pyav(path)
-        except Exception as second:
-            raise VideoError(f"cannot decode video {path}: {first}; PyAV: {second}") from second
+    """The keyframe pool of one video, through the project's one decoder (`future_l1.model.inputs.read_frames`)."""
+    from future_l1.model.inputs import read_frames
 
-
-def _decode_decord(path: Path) -> np.ndarray:
-    import decord
-
-    reader = decord.VideoReader(str(path), num_threads=1)
-    n = len(reader)
-    frames = reader.get_batch(keyframe_pool(n)).asnumpy()
+    frames, *_ = read_frames(path, keyframe_pool)
     return np.ascontiguousarray(frames, dtype=np.uint8)
-
-
-def _decode_pyav(path: Path) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as container:
-        all_frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    if not all_frames:
-        raise VideoError(f"video has no decodable frames: {path}")
-    return np.stack([all_frames[i] for i in keyframe_pool(len(all_frames))])

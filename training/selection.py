@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from future_l1.harness import jsonl
 
 log = logging.getLogger(__name__)
 
@@ -135,26 +136,24 @@ def select(
     index_of = {str(raw.get("id", i)) if isinstance(raw, dict) else str(i): i for i, raw in enumerate(raws)}
     failed: dict[str, str] = {}
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(progress_file, "a") as journal:
-        for rec in tqdm(todo, desc="visual-gain probe", unit="item", disable=not progress, initial=len(done),
-                        total=len(loaded.records)):  # fmt: skip
-            try:
-                q_frames, r_frames = rec.load_frames(cache)
-                item_seed = seed * 1_000_003 + int(hashlib.sha256(rec.id.encode()).hexdigest()[:8], 16)
-                text_answers = probe.answer(probe_messages(rec.question, q_frames), k, temperature, item_seed)
-                hint_answers = probe.answer(probe_messages(rec.question, q_frames, r_frames), k, temperature, item_seed)
-            except Exception as exc:  # one bad candidate never stops the run
-                failed[rec.id] = f"{type(exc).__name__}: {exc}"
-                log.warning("candidate %s failed: %s", rec.id, failed[rec.id])
-                continue
-            counts = Counts(rec.id, count_correct(text_answers, rec.answer, rec.question, judge),
-                            count_correct(hint_answers, rec.answer, rec.question, judge), index_of.get(rec.id, -1))  # fmt: skip
-            journal.write(json.dumps(vars(counts)) + "\n")
-            journal.flush()
-            os.fsync(journal.fileno())
-            done[rec.id] = counts
-            if on_item:
-                on_item(counts)
+    jsonl.repair_tail(progress_file)  # a kill mid-write must not glue the next record onto a torn line
+    for rec in tqdm(todo, desc="visual-gain probe", unit="item", disable=not progress, initial=len(done),
+                    total=len(loaded.records)):  # fmt: skip
+        try:
+            q_frames, r_frames = rec.load_frames(cache)
+            item_seed = seed * 1_000_003 + int(hashlib.sha256(rec.id.encode()).hexdigest()[:8], 16)
+            text_answers = probe.answer(probe_messages(rec.question, q_frames), k, temperature, item_seed)
+            hint_answers = probe.answer(probe_messages(rec.question, q_frames, r_frames), k, temperature, item_seed)
+        except Exception as exc:  # one bad candidate never stops the run
+            failed[rec.id] = f"{type(exc).__name__}: {exc}"
+            log.warning("candidate %s failed: %s", rec.id, failed[rec.id])
+            continue
+        counts = Counts(rec.id, count_correct(text_answers, rec.answer, rec.question, judge),
+                        count_correct(hint_answers, rec.answer, rec.question, judge), index_of.get(rec.id, -1))  # fmt: skip
+        jsonl.append(progress_file, [vars(counts)])
+        done[rec.id] = counts
+        if on_item:
+            on_item(counts)
 
     kept = sorted((c for c in done.values() if c.kept), key=lambda c: (-c.gain, c.p_t, c.index))
     chosen = kept[:top_k] if top_k else kept
@@ -187,13 +186,9 @@ def select(
 
 def _read_progress(path: Path) -> dict[str, Counts]:
     done: dict[str, Counts] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                d = json.loads(line)
-                done[d["id"]] = Counts(d["id"], d["p_t"], d["p_v"], d["index"])
-            except (json.JSONDecodeError, KeyError):  # a line cut by a kill: that item is simply probed again
-                continue
+    for d in jsonl.read(path):  # a line cut by a kill is skipped: that item is simply probed again
+        if {"id", "p_t", "p_v", "index"} <= d.keys():
+            done[d["id"]] = Counts(d["id"], d["p_t"], d["p_v"], d["index"])
     return done
 
 
