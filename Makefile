@@ -1,22 +1,27 @@
-# The README's two commands: `make demo` and `make test`. Both create .venv on first use.
+# The README's two commands: `make demo` and `make test`. Both create .venv on first use,
+# installed exactly from requirements.lock (every distribution pinned, with hashes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+# uv installs and compiles the lock; pinned so that `make lock` output does not depend on who runs it.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-transformers-min lint bench clean-venv
+.PHONY: demo test lock test-transformers-min gpu-install lint bench clean-venv
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first, from the pin: a bare resolver would pull a multi-GB CUDA build.
-	$(BIN)/python -m pip install -q torch==2.13.0 || $(BIN)/python -m pip install -q -c constraints.txt torch
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	# Exactly the lock: packages not in it are removed, every file is checked against its hash.
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync -q --require-hashes $(LOCK)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
 	# CPU torch cannot load the CUDA-only torchvision wheel; this .pth defines its two missing ops at import time.
 	$(BIN)/python -c "from future_l1.harness.torchvision_cpu import write_pth; write_pth()"
 	touch $(STAMP)
@@ -27,15 +32,32 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# Regenerate the lock from pyproject.toml (ranges + [tool.uv] constraints), keeping the current pins wherever they
+# still satisfy it; `make lock UPGRADE=1` moves every package to its newest allowed release. Commit both files.
+UPGRADE ?=
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(UV) pip compile -q pyproject.toml --extra dev --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 $(if $(UPGRADE),--upgrade) -o $(LOCK)
+
 # The oldest supported transformers (5.17, the version on the lent GPU machines), in its own venv.
 MIN_VENV := .venv-tf517
 test-transformers-min:
 	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
-	$(MIN_VENV)/bin/python -m pip install -q torch==2.13.0
-	sed 's/^transformers==.*/transformers==5.17.0/; /^tokenizers==/d; /^huggingface_hub==/d' constraints.txt > $(MIN_VENV)/constraints.txt
-	$(MIN_VENV)/bin/python -m pip install -q -c $(MIN_VENV)/constraints.txt -e ".[dev]"
+	$(MIN_VENV)/bin/python -m pip install -q "uv==$(UV_VERSION)"
+	sed -e '/^ *--hash/d' -e '/^ *#/d' -e 's/ *\\$$//' $(LOCK) | grep -v -E '^(transformers|tokenizers|huggingface-hub)==' > $(MIN_VENV)/constraints.txt
+	VIRTUAL_ENV=$(MIN_VENV) $(MIN_VENV)/bin/uv pip install -q -c $(MIN_VENV)/constraints.txt "transformers==5.17.0" -e ".[dev]"
 	$(MIN_VENV)/bin/python -c "from future_l1.harness.torchvision_cpu import write_pth; write_pth()"
-	FUTURE_L1_CACHE=$(CURDIR)/$(MIN_VENV)/cache $(MIN_VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	FUTURE_L1_SKIP_LOCK_CHECK=1 FUTURE_L1_CACHE=$(CURDIR)/$(MIN_VENV)/cache $(MIN_VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# A CUDA machine (with registry access): keep the machine's own CUDA torch, take every other package at the version
+# the lock pins (hashes dropped, because pip's constraint files cannot carry them). See README, "Running on a GPU machine".
+GPU_VENV := .venv-gpu
+gpu-install:
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(GPU_VENV)
+	sed -e '/^ *--hash/d' -e '/^ *#/d' -e 's/ *\\$$//' $(LOCK) | grep -v -E '^(torch|torchvision)==' > $(GPU_VENV)/constraints.txt
+	$(GPU_VENV)/bin/python -m pip install -c $(GPU_VENV)/constraints.txt -e ".[dev]"
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
