@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "future_l1.tasks.cli",
     "future_l1.training.cli",
     "future_l1.reports.cli",
+    "future_l1.harness.experiment",
 )
 
 

@@ -31,27 +31,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    """Every bad input ends in `error: …` lines and exit 2 (suite, data, run directory) or per-sample errors counted
+    in the results; a traceback is shown only with FUTURE_L1_TRACEBACK=1."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    from future_l1.harness import runner
-    from future_l1.harness.leaderboard import render
-    from future_l1.harness.suite import SuiteError, load_suite, validate
+    from future_l1.harness.suite import SuiteError
 
     try:
-        suite = load_suite(args.suite)
-        if args.validate_only:
-            problems = validate(suite)
-            if problems:
-                raise SuiteError(problems)
-            print(f"suite {suite.name!r}: OK ({len(suite.models)} models × {len(suite.tasks)} tasks)")
-            return 0
-        runner.init_distributed()
-        job = runner.Runner(suite, Path(args.runs_dir), run_id=args.run_id, new=args.new)
-        outcome = job.execute()
+        return _run(args)
     except SuiteError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("FUTURE_L1_TRACEBACK"):
+            raise
+        text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        print(f"error: {text} (set FUTURE_L1_TRACEBACK=1 to see the traceback)", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from future_l1.harness import runner
+    from future_l1.harness.leaderboard import render
+    from future_l1.harness.suite import SuiteError, load_suite, validate
+
+    suite = load_suite(args.suite)
+    if args.validate_only:
+        problems = validate(suite)
+        if problems:
+            raise SuiteError(problems)
+        print(f"suite {suite.name!r}: OK ({len(suite.models)} models × {len(suite.tasks)} tasks)")
+        return 0
+    runner.init_distributed()
+    job = runner.Runner(suite, Path(args.runs_dir), run_id=args.run_id, new=args.new)
+    outcome = job.execute()
     if job.rank != 0:
         return 1 if outcome.failures else 0
     print(f"\nrun {job.run_id}: {outcome.computed} samples computed, {outcome.reused} reused from the journal")

@@ -41,7 +41,8 @@ def read_journal(files: Iterable[Path]) -> dict[str, dict[str, Any]]:
     records: dict[str, dict[str, Any]] = {}
     for path in files:
         for rec in jsonl.read(path):
-            records.setdefault(rec["key"], rec)
+            if isinstance(rec.get("key"), str):
+                records.setdefault(rec["key"], rec)
     return records
 
 

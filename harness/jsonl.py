@@ -34,11 +34,19 @@ def append(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:
-    """The complete records of a file (none if it is missing); a torn or corrupt line is skipped."""
+    """The complete records of a file (none if it is missing); a torn or corrupt line is skipped.
+
+    Lines are split on the b"\\n" byte only: `str.splitlines()` also splits on U+2028, U+0085, \\x1c … which
+    `json.dumps(ensure_ascii=False)` writes raw inside strings, so a model answer holding one would be lost (and
+    recomputed, duplicating the journal entry on resume)."""
     if not path.exists():
         return
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
+    for raw in path.read_bytes().split(b"\n"):
+        if not raw.strip():
             continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(record, dict):
+            yield record

@@ -37,14 +37,17 @@ def plain_table(run_dir: Path) -> str:
         result = read_json(path, {})
         metrics = result.get("metrics", {})
         keys = [k for k in HEADLINE if k in metrics] or [
-            k for k, v in metrics.items() if isinstance(v, (int, float)) and "stderr" not in k and not k.endswith("_n")
+            k
+            for k, v in metrics.items()
+            if (v is None or isinstance(v, (int, float))) and "stderr" not in k and not k.endswith("_n")
         ]
         for key in keys:
             column = f"{result['task']}:{key}"
             if column not in columns:
                 columns.append(column)
             value = metrics[key]
-            rows.setdefault(result["model"], {})[column] = f"{value:.2f}" if isinstance(value, float) else str(value)
+            text = "no score" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+            rows.setdefault(result["model"], {})[column] = text
     if not rows:
         return "(no finished results)"
     header = ["model", *columns]

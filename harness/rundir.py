@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from future_l1.harness.identity import stable_json
+
 PACKAGES = ("future-l1", "lmms-eval", "torch", "transformers", "accelerate", "datasets", "av", "numpy")
 
 
@@ -166,7 +168,7 @@ def hash_docs(docs: Any) -> str:
     """sha256 over a task's evaluation docs, including the content of every file a doc names (videos)."""
     digest = hashlib.sha256()
     for doc in docs:
-        digest.update(json.dumps(doc, sort_keys=True, default=str).encode())
+        digest.update(stable_json(doc))  # no object addresses: the same docs give the same hash in every process
         for value in doc.values():
             if isinstance(value, str) and len(value) < 4096 and os.path.isfile(value):
                 digest.update(hash_path(Path(value)).encode())

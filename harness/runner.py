@@ -3,31 +3,43 @@
 Per entry: `simple_evaluate(model=<journaling proxy>, tasks=[task], task_manager=TaskManager(include_path=...,
 include_defaults=False))`, then rank 0 writes lmms-eval's own files (EvaluationTracker), our results/samples files and
 marks the entry done in state.json. A finished entry is skipped on re-run; an unfinished one replays its journal.
+Identity and exclusivity: the run id is `<suite name>-<digest>` where the digest covers the suite, each task's
+definition, its resolved documents and the checkpoints (`harness.identity`), so changed inputs start a new run; rank 0
+holds a `filelock` lock on `<run>/.lock` for the whole run, so a second `future-l1 run` of the same run refuses at
+once (an OS lock: a killed run leaves no stale lock behind). Judge roles reach the tasks in-process
+(`future_l1.tasks.judge.active_config`), not through environment variables.
 Data parallel: started under `torchrun`/`accelerate launch` (WORLD_SIZE > 1) the harness joins a gloo (CPU) or
 gloo+nccl (GPU) process group; lmms-eval shards the docs, each rank journals its own answers and rank 0 writes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
 from tqdm import tqdm
 
+from future_l1.harness import identity as ident
 from future_l1.harness import rundir as rd
-from future_l1.harness.suite import Suite, SuiteError, checkpoint_paths, resolve_checkpoints, resolve_include_paths
+from future_l1.harness.suite import (
+    Suite,
+    SuiteError,
+    checkpoint_paths,
+    name_problem,
+    resolve_checkpoints,
+    resolve_include_paths,
+)
 from future_l1.harness.suite import validate as validate_suite
-
-SECRET_WORDS = ("key", "token", "secret", "password")
 
 
 @dataclass
@@ -38,8 +50,9 @@ class RunOutcome:
     reused: int = 0
 
 
-def run_id_for(suite: Suite, new: bool = False) -> str:
-    base = f"{suite.name}-{suite.content_hash[:12]}"
+def run_id_for(suite: Suite, identity: ident.Identity, new: bool = False) -> str:
+    """`<suite name>-<12 hex of the identity digest>` (plus a time stamp with --new)."""
+    base = f"{suite.name}-{identity.digest[:12]}"
     return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}" if new else base
 
 
@@ -82,36 +95,43 @@ def barrier() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Judge roles
+# Task documents (identity and hashes)
 
 
-def redact(settings: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if any(w in k.lower() for w in SECRET_WORDS) else v) for k, v in settings.items()}
+def _root_cause(exc: BaseException) -> BaseException:
+    """lmms-eval wraps dataset loading in tenacity retries: the error that matters is the last attempt's."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        last = getattr(exc, "last_attempt", None)
+        if last is not None and last.failed and last.exception() is not None:
+            exc = last.exception()
+            continue
+        break
+    return exc
 
 
-@contextlib.contextmanager
-def judge_env(settings: dict[str, Any] | None) -> Iterator[None]:
-    """Export a judge role as FUTURE_L1_JUDGE_<KEY> variables (read by future_l1.tasks) for one entry.
+def load_task_docs(names: list[str], include: list[str]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """Each task's evaluation docs and YAML path, loaded one task at a time; one problem line per task that fails."""
+    from lmms_eval.evaluator import get_task_dict
+    from lmms_eval.tasks import TaskManager
 
-    Keys map to the tasks package's variables (base_url, model, api_key, temperature, max_tokens, timeout, …)."""
-    if settings is None:  # no role: the user's environment applies unchanged
-        yield
-        return
-    saved = {k: v for k, v in os.environ.items() if k.startswith("FUTURE_L1_JUDGE_")}
-    try:
-        settings = dict(settings)
-        # provider "offline" (or none): leave FUTURE_L1_JUDGE_BASE_URL unset, which selects the tasks package's
-        # embedded rubric judge (it labels its scores as not comparable with LLM-judge numbers)
-        settings.pop("provider", None)
-        for key in [k for k in os.environ if k.startswith("FUTURE_L1_JUDGE_")]:
-            del os.environ[key]
-        for key, value in settings.items():
-            os.environ[f"FUTURE_L1_JUDGE_{key.upper()}"] = str(value)
-        yield
-    finally:
-        for key in [k for k in os.environ if k.startswith("FUTURE_L1_JUDGE_")]:
-            del os.environ[key]
-        os.environ.update(saved)
+    manager = TaskManager("ERROR", include_path=include or None, include_defaults=False)
+    docs, yaml_paths, problems = {}, {}, []
+    for name in names:
+        yaml_paths[name] = manager.task_index.get(name, {}).get("yaml_path")
+        try:
+            for got, task in get_task_dict([name], manager).items():
+                task = task[1] if isinstance(task, tuple) else task
+                docs[got] = task.eval_docs
+        except Exception as exc:
+            cause = _root_cause(exc)
+            text = f"{type(cause).__name__}: {cause}".strip().splitlines()[0][:600]
+            problems.append(
+                f"task {name!r}: its data cannot be loaded ({text}); fix the data folder "
+                "(`future-l1 data check futurebench|twiffbench` names each broken record)"
+            )
+    return docs, yaml_paths, problems
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -156,38 +176,148 @@ class Runner:
     def __init__(self, suite: Suite, runs_root: Path, run_id: str | None = None, new: bool = False) -> None:
         self.suite = suite
         self.rank, self.world_size = world()
-        self.run_id = run_id or run_id_for(suite, new=new)
-        self.run = rd.RunDir(Path(runs_root) / self.run_id)
+        self.runs_root = Path(runs_root)
+        self.explicit_id = run_id
+        self.new = new
+        self.run_id = run_id or ""  # the derived id needs the inputs' identity: set by prepare()
+        self.run = rd.RunDir(self.runs_root / self.run_id) if run_id else None
         self.include: list[str] = []
+        self.identity: ident.Identity | None = None
+        self._lock: FileLock | None = None
+        self._docs: dict[str, Any] = {}
+        if run_id:
+            problem = name_problem("--run-id", run_id)
+            if problem:
+                raise SuiteError([problem])
 
     def prepare(self) -> None:
-        """Validate (all problems at once, before any model loads), then create or reopen the run directory."""
-        problems = validate_suite(self.suite) if self.rank == 0 else []
-        problems = broadcast(problems)
+        """Validate (all problems at once, before any model loads), fingerprint the inputs, then create or reopen
+        the run directory under its lock."""
+        payload: tuple = ([], None, "", None)
+        if self.rank == 0:
+            payload = self._plan()
+        problems, resolved, run_id, identity = broadcast(payload)
         if problems:
             raise SuiteError(problems)
+        self.resolved, self.run_id, self.identity = resolved, run_id, identity
+        self.run = rd.RunDir(self.runs_root / self.run_id)
         self.include, _ = resolve_include_paths(self.suite)
-        resolved = resolve_checkpoints(self.suite) if self.rank == 0 else None
-        self.resolved = broadcast(resolved)
+        problems = []
         if self.rank == 0:
-            self._write_metadata()
-        barrier()
+            try:
+                self._open()
+                self._write_metadata()
+            except SuiteError as exc:
+                problems = exc.problems
+        problems = broadcast(problems)
+        if problems:
+            self.release()
+            raise SuiteError(problems)
+
+    def _plan(self) -> tuple[list[str], Suite | None, str, ident.Identity | None]:
+        problems = validate_suite(self.suite)
+        if problems:
+            return problems, None, "", None
+        resolved = resolve_checkpoints(self.suite)
+        self.include, _ = resolve_include_paths(self.suite)
+        docs, yaml_paths, problems = load_task_docs([t.name for t in self.suite.tasks], self.include)
+        if problems:
+            return problems, None, "", None
+        self._docs = docs
+        datasets = {}
+        for name, task_docs in sorted(docs.items()):
+            try:
+                datasets[name] = ident.fingerprint_docs(task_docs)
+            except Exception as exc:  # e.g. a dataset feature that decodes images while iterating
+                problems.append(f"task {name!r}: its documents cannot be read ({type(exc).__name__}: {exc}"[:600] + ")")
+        if problems:
+            return problems, None, "", None
+        identity = ident.Identity(
+            suite=self.suite.content_hash,
+            tasks={name: ident.fingerprint_text(path) for name, path in sorted(yaml_paths.items())},
+            datasets=datasets,
+            checkpoints={
+                m.label: {k: ident.file_stamp(Path(v)) for k, v in checkpoint_paths(m).items() if Path(v).exists()}
+                for m in resolved.models
+            },
+        )
+        run_id = self.explicit_id or run_id_for(self.suite, identity, new=self.new)
+        return [], resolved, run_id, identity
+
+    def _open(self) -> None:
+        """Create the run directory and take its lock; refuse a run directory made from other inputs."""
+        path = self.run.path
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".write-test.{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise SuiteError(
+                [f"cannot write the run directory {path} ({exc.strerror or exc}); choose a writable --runs-dir"]
+            ) from None
+        lock = FileLock(str(path / ".lock"), timeout=0, thread_local=False, preserve_lock_file=True)
+        try:
+            lock.acquire()
+        except LockTimeout:
+            raise SuiteError(
+                [
+                    f"run {self.run_id!r} is in use by another `future-l1 run` (lock {path / '.lock'}); wait for it "
+                    "to finish, or pass --new to start a separate run"
+                ]
+            ) from None
+        except OSError as exc:
+            raise SuiteError([f"cannot lock the run directory {path} ({exc.strerror or exc})"]) from None
+        self._lock = lock
+        self._check_identity()
+
+    def _check_identity(self) -> None:
+        path = self.run.path / "identity.json"
+        started = (self.run.path / "state.json").exists() or any(self.run.path.glob("journal/*.jsonl"))
+        old = ident.Identity.from_json(rd.read_json(path)) if path.exists() else None
+        if started and (old is None or old.digest != self.identity.digest):
+            changed = "; ".join(self.identity.changes(old))
+            raise SuiteError(
+                [
+                    f"run {self.run_id!r} holds answers computed from different inputs (changed: {changed}); "
+                    "its answers would be stale: pass --new, or another --run-id, to start a fresh run"
+                ]
+            )
+        if not started and not self.explicit_id:
+            self._note_previous_runs()
+
+    def _note_previous_runs(self) -> None:
+        """Say why a suite that ran before starts a new run (its data, checkpoint or definition changed)."""
+        previous = []
+        for other in self.runs_root.glob(f"{self.suite.name}-*/identity.json"):
+            if other.parent == self.run.path:
+                continue
+            old = ident.Identity.from_json(rd.read_json(other))
+            if old is not None:
+                previous.append((other.stat().st_mtime, other.parent.name, old))
+        if previous:
+            _, name, old = max(previous, key=lambda x: x[0])
+            print(
+                f"note: starting new run {self.run_id!r}; the latest run of suite {self.suite.name!r} ({name!r}) "
+                f"was made from other inputs (changed: {'; '.join(self.identity.changes(old))})",
+                file=sys.stderr,
+            )
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _write_metadata(self) -> None:
         run = self.run
-        existing = rd.read_json(run.path / "suite_source.json")
-        if existing and existing.get("content_hash") != self.suite.content_hash:
-            raise SuiteError(
-                [
-                    f"run {self.run_id!r} was started with a different suite; use --new or another --run-id to start fresh"
-                ]
-            )
-        run.path.mkdir(parents=True, exist_ok=True)
+        rd.write_json(run.path / "identity.json", self.identity.to_json())
         rd.write_json(run.path / "suite_source.json", {"content_hash": self.suite.content_hash, "raw": self.suite.raw})
         run.write_suite(self.resolved.to_dict())
         rd.write_json(run.path / "env.json", rd.environment())
         judges = {
-            t.name: {"role": t.judge, "settings": redact(self.suite.judges.get(t.judge, {}))} if t.judge else None
+            t.name: {"role": t.judge, "settings": self.suite.judges[t.judge].model_dump(exclude_none=True)}
+            if t.judge and t.judge in self.suite.judges
+            else None
             for t in self.suite.tasks
         }
         rd.write_json(run.path / "judge.json", judges)
@@ -209,19 +339,30 @@ class Runner:
                 paths = {k: v for k, v in checkpoint_paths(model).items() if Path(v).exists()}
                 if paths:
                     hashes["checkpoints"][model.label] = rd.hash_path(Path(next(iter(paths.values()))))
-        missing = [t.name for t in self.suite.tasks if t.name not in hashes["datasets"]]
-        if missing:
-            from lmms_eval.evaluator import get_task_dict
-            from lmms_eval.tasks import TaskManager
-
-            manager = TaskManager("ERROR", include_path=self.include or None, include_defaults=False)
-            for name, task in get_task_dict(missing, manager).items():
-                task = task[1] if isinstance(task, tuple) else task
-                hashes["datasets"][name] = rd.hash_docs(task.eval_docs)
+        for name, docs in self._docs.items():
+            if name not in hashes["datasets"]:
+                try:
+                    hashes["datasets"][name] = rd.hash_docs(docs)
+                except Exception as exc:  # a record; the identity (already computed) is what guards the answers
+                    hashes["datasets"][name] = f"unreadable: {type(exc).__name__}: {exc}"[:300]
+        self._docs = {}
         rd.write_json(path, hashes)
 
     def execute(self) -> RunOutcome:
         self.prepare()
+        try:
+            return self._execute()
+        except BaseException as exc:  # Ctrl-C or a harness bug: the state must not stay "running"
+            if self.rank == 0 and self.run is not None:
+                state = self.run.read_state()
+                state["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                state.setdefault("errors", {})["<run>"] = f"{type(exc).__name__}: {exc}"[:500]
+                self.run.write_state(state)
+            raise
+        finally:
+            self.release()
+
+    def _execute(self) -> RunOutcome:
         outcome = RunOutcome(run_dir=self.run.path)
         plan = broadcast([(m.label, t.name, self.run.is_done(m.label, t.name)) for m, t in self.suite.entries()])
         done = {(label, task) for label, task, finished in plan if finished}
@@ -260,7 +401,9 @@ class Runner:
 
         register_plugin_models()
         cls = get_model(model.model)
-        inner = cls.create_from_arg_string(model.args_string(), {"batch_size": 1, "device": None})
+        # batch_size given in the suite args wins (passing it twice is a TypeError)
+        defaults = {"batch_size": None if "batch_size" in model.args else 1, "device": None}
+        inner = cls.create_from_arg_string(model.args_string(), defaults)
         chunk = int(self.suite.settings.get("chunk_size", 1))
         return JournalingModel(inner, self.run.journal_dir, model.label, chunk_size=chunk, rank=self.rank)
 
@@ -274,7 +417,10 @@ class Runner:
         if self.rank == 0:
             self.run.set_entry(model.label, task.name, "running")
         try:
-            with judge_env(self.suite.judges.get(task.judge) if task.judge else None):
+            from future_l1.tasks.judge import active_config
+
+            role = self.suite.judges.get(task.judge) if task.judge else None
+            with active_config(role.to_config() if role is not None else None):
                 results = self._evaluate(model, task, proxy)
         except Exception as exc:
             if self.world_size > 1:

@@ -3,8 +3,9 @@
 ```yaml
 name: demo
 include_path: [future_l1.tasks]     # task folders; "future_l1.tasks" = the packaged tasks, others relative to the file
-judges:                             # judge roles a task entry can name
-  rubric: {provider: offline}       # offline = the tasks package's loopback rubric judge; else FUTURE_L1_JUDGE_* keys
+judges:                             # judge roles a task entry can name (schema: future_l1.tasks.judge.JudgeRole)
+  rubric: {provider: offline}       # offline = the tasks package's loopback rubric judge
+  gpt: {provider: openai, base_url: "http://h:8000/v1", model: judge-x, timeout_s: 60}  # key: FUTURE_L1_JUDGE_API_KEY
 models:
   - label: future_l1_tiny           # unique; names results/<label>/
     model: future_l1                # any lmms-eval model name (built-in, entry point, or plug-in)
@@ -16,6 +17,10 @@ tasks:
     judge: rubric                   # optional judge role
 settings: {chunk_size: 1}           # journal granularity: requests handed to the model per call
 ```
+The file is parsed into typed pydantic models (`SuiteSpec` and the models below it) that refuse unknown keys with a
+"did you mean" hint, wrong types, keys given twice, and secrets (an `api_key` or a value that looks like a token:
+suite files are copied into the run directory). Names (suite, labels, tasks) are single path parts, so a run never
+writes outside `--runs-dir`. Every problem becomes one line of a SuiteError; no bad suite ends in a traceback.
 `validate()` collects every problem (unknown task or model, missing checkpoint, unknown or unreachable judge) so
 that the user sees all of them at once, before any model is loaded.
 """
@@ -23,6 +28,7 @@ that the user sees all of them at once, before any model is loaded.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import os
@@ -34,12 +40,18 @@ from typing import Any
 from urllib.parse import urlparse
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from future_l1.tasks.judge import SECRET_FIELD, JudgeRole
 
 DEFAULT_SUITE = Path(__file__).with_name("default_suite.yaml")
 PACKAGED_TASKS = "future_l1.tasks"
 DEMO_SCHEME = "demo://"
 CHECKPOINT_KEYS = ("pretrained", "checkpoint", "model_path", "path")
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")  # suite names, labels, task names, run ids: one path part
+SECRET_VALUE = re.compile(r"^(sk-|hf_|ghp_|gho_|github_pat_|xox[abp]-|AKIA)[A-Za-z0-9_\-]{12,}$")
+MAX_SUITE_BYTES = 1 << 20
 
 
 class SuiteError(ValueError):
@@ -48,6 +60,199 @@ class SuiteError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+def name_problem(what: str, value: str) -> str | None:
+    """Why `value` cannot name a file or folder of the run (None when it can): no '/', no '..', no leading dot."""
+    if NAME.fullmatch(value) and ".." not in value:
+        return None
+    return (
+        f"{what} {value!r} may only use letters, digits, '_', '-', '.', '+' (at most 100, starting with a letter or "
+        "digit, no '..'): it names a folder of the run"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The typed schema (pydantic: unknown keys are refused, with a "did you mean" hint)
+
+
+def _scalar_map(value: dict[str, Any], what: str) -> dict[str, Any]:
+    for key, item in value.items():
+        if isinstance(item, (list, dict)) or item is None:
+            raise ValueError(f"{what}.{key} must be a single value (str, number or bool), got {type(item).__name__}")
+        if isinstance(item, str) and "," in item:
+            raise ValueError(f"{what}.{key} may not contain ',' (lmms-eval splits its `k=v,k=v` string on commas)")
+        if isinstance(item, float) and item != item:
+            raise ValueError(f"{what}.{key} is NaN")
+    return value
+
+
+class ModelSpec(BaseModel):
+    """One model entry: `label` (unique; default = model), `model` (an lmms-eval model name), `args`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = None
+    model: str = Field(min_length=1)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if SECRET_FIELD.search(key) and isinstance(item, str) and not item.strip().isdigit():
+                raise ValueError(
+                    f"args.{key} looks like a secret; secrets do not go in suite files (they are copied into the run "
+                    "directory): export the environment variable the model reads instead"
+                )
+        return _scalar_map(value, "args")
+
+
+class TaskSpec(BaseModel):
+    """One task entry: `name`, optional `limit` (a count ≥ 1 or a fraction in (0, 1)), `gen_kwargs`, `judge` role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    limit: Any = None
+    gen_kwargs: dict[str, Any] = Field(default_factory=dict)
+    judge: str | None = None
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: Any) -> int | float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"limit must be a count (>= 1) or a fraction in (0, 1), got {type(value).__name__}")
+        if isinstance(value, float) and value.is_integer() and value >= 1:
+            value = int(value)
+        if isinstance(value, int) and value >= 1:
+            return value
+        if isinstance(value, float) and 0 < value < 1:
+            return value
+        raise ValueError(f"limit must be a count (>= 1) or a fraction in (0, 1), got {value!r}")
+
+    @field_validator("gen_kwargs")
+    @classmethod
+    def _gen(cls, value: dict[str, Any]) -> dict[str, Any]:
+        tokens = value.get("max_new_tokens")
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
+            raise ValueError(f"gen_kwargs.max_new_tokens must be a whole number >= 1, got {tokens!r}")
+        for key in ("temperature", "top_p"):
+            x = value.get(key)
+            if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x < float("inf")):
+                raise ValueError(f"gen_kwargs.{key} must be a finite number >= 0, got {x!r}")
+        return _scalar_map(value, "gen_kwargs")
+
+
+class SettingsSpec(BaseModel):
+    """`settings:`: chunk_size = requests per journal flush; process_docs_parallel = lmms-eval scoring threads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_size: int = Field(1, ge=1, le=1_000_000, strict=True)
+    process_docs_parallel: int = Field(4, ge=1, le=256, strict=True)
+
+
+class SuiteSpec(BaseModel):
+    """The whole suite file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    include_path: list[str] = Field(default_factory=lambda: [PACKAGED_TASKS])
+    judges: dict[str, JudgeRole] = Field(default_factory=dict)
+    models: list[ModelSpec] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(min_length=1)
+    settings: SettingsSpec = Field(default_factory=SettingsSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        """`include_path: dir` = one folder; `tasks: [name]` = entries with only a name."""
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("include_path"), str):
+                data["include_path"] = [data["include_path"]]
+            if data.get("include_path") is None:
+                data.pop("include_path", None)
+            if isinstance(data.get("tasks"), list):
+                data["tasks"] = [{"name": t} if isinstance(t, str) else t for t in data["tasks"]]
+            for key in ("judges", "settings"):
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
+
+
+_MODEL_AT = {(): SuiteSpec, ("models",): ModelSpec, ("tasks",): TaskSpec, ("judges",): JudgeRole,
+             ("settings",): SettingsSpec}  # fmt: skip
+
+
+def _where(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _schema_at(loc: tuple) -> type[BaseModel] | None:
+    """The schema model that holds the key at `loc` (for the list of allowed keys)."""
+    head = tuple(p for p in loc[:1] if isinstance(p, str))
+    return _MODEL_AT.get(head if len(loc) > 1 else ())
+
+
+def validation_problems(exc: ValidationError, source: Path | None) -> list[str]:
+    """pydantic's errors as one human line each, with a difflib "did you mean" hint for unknown keys.
+
+    Input values are never echoed (a refused secret must not reach the terminal or a log)."""
+    where_file = f"suite {source}" if source else "suite"
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        where = _where(loc)
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            schema = _schema_at(loc)
+            allowed = sorted(schema.model_fields) if schema else []
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            parent = _where(loc[:-1]) or "the top level"
+            problems.append(
+                f"{where_file}: unknown key {key!r} in {parent}{hint} (allowed: {', '.join(allowed)})"
+                if not SECRET_FIELD.search(key)
+                else f"{where_file}: {where}: secrets do not go in suite files; export FUTURE_L1_JUDGE_API_KEY instead"
+            )
+            continue
+        message = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        message = re.sub(r" or instance of \w+", "", message.replace("Input should be", "must be"))
+        got = err.get("input")
+        if err["type"] == "missing":
+            message = "is required"
+        elif err["type"] not in ("value_error", "assertion_error") and got is not None:
+            message += f" (got {type(got).__name__})"
+        problems.append(f"{where_file}: {where or 'top level'}: {message}")
+    return problems
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice (line {mark.line + 1})", mark
+            )
+        seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclass
@@ -84,15 +289,17 @@ class Suite:
     models: list[ModelEntry]
     tasks: list[TaskEntry]
     include_path: list[str] = field(default_factory=lambda: [PACKAGED_TASKS])
-    judges: dict[str, dict[str, Any]] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
+    judges: dict[str, JudgeRole] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=lambda: SettingsSpec().model_dump())
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def content_hash(self) -> str:
-        """Hash of the suite as written (before checkpoint references are resolved): same file, same run id."""
-        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()
+        """Hash of the validated suite (key order, comments and defaults do not matter; checkpoints unresolved).
+
+        Only one part of a run's identity: `harness.identity` adds the data and checkpoint fingerprints."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
 
     def entries(self) -> list[tuple[ModelEntry, TaskEntry]]:
         return [(m, t) for m in self.models for t in self.tasks]
@@ -101,7 +308,7 @@ class Suite:
         return {
             "name": self.name,
             "include_path": list(self.include_path),
-            "judges": copy.deepcopy(self.judges),
+            "judges": {k: v.model_dump(exclude_none=True) for k, v in self.judges.items()},
             "models": [{"label": m.label, "model": m.model, "args": dict(m.args)} for m in self.models],
             "tasks": [
                 {"name": t.name, "limit": t.limit, "gen_kwargs": dict(t.gen_kwargs), "judge": t.judge}
@@ -111,56 +318,147 @@ class Suite:
         }
 
 
+def _secret_values(raw: Any, path: str = "") -> list[str]:
+    """Where a value that looks like an API token (sk-…, hf_…, ghp_…) is written in the suite."""
+    found = []
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            found += _secret_values(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            found += _secret_values(value, f"{path}[{i}]")
+    elif isinstance(raw, str) and SECRET_VALUE.match(raw.strip()):
+        found.append(path)
+    return found
+
+
 def load_suite(path: str | Path | None = None) -> Suite:
-    """Parse a suite file (the embedded default when `path` is None); shape errors raise SuiteError."""
+    """Parse a suite file (the embedded default when `path` is None); every problem raises SuiteError (one line each)."""
     source = Path(path) if path else DEFAULT_SUITE
-    if not source.exists():
-        raise SuiteError([f"suite file {source} does not exist"])
-    raw = yaml.safe_load(source.read_text()) or {}
-    return parse_suite(raw, source)
+    try:
+        if not source.exists():
+            raise SuiteError([f"suite file {source} does not exist; pass a suite YAML file (or none for the demo)"])
+        if source.is_dir():
+            raise SuiteError([f"suite {source} is a directory; pass a suite YAML file"])
+        if source.stat().st_size > MAX_SUITE_BYTES:
+            raise SuiteError([f"suite {source} is larger than 1 MiB; a suite lists models and tasks, not data"])
+        data = source.read_bytes()
+    except OSError as exc:
+        problem = f"suite {source} cannot be read ({exc.strerror or exc}); check the path and permissions"
+        raise SuiteError([problem]) from None
+    if b"\x00" in data:
+        raise SuiteError([f"suite {source} is a binary file, not YAML; pass a suite YAML file"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SuiteError([f"suite {source} is not UTF-8 text; save it as UTF-8 YAML"]) from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SuiteError([f"suite {source}: YAML syntax error{at}: {problem}; fix the file"]) from None
+    if _too_big(raw):
+        raise SuiteError(
+            [f"suite {source} expands to more than {MAX_SUITE_VALUES} values (YAML aliases?); simplify it"]
+        )
+    return parse_suite({} if raw is None else raw, source)
 
 
-def parse_suite(raw: dict[str, Any], source: Path | None = None) -> Suite:
-    problems: list[str] = []
+MAX_SUITE_VALUES = 100_000
+
+
+def _too_big(raw: Any) -> bool:
+    """True when the parsed YAML holds more values than any real suite, counting every alias use (an alias "bomb"
+    of a few lines expands to billions of values and would hang validation)."""
+    budget = MAX_SUITE_VALUES
+    stack = [raw]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return True
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _default_name(source: Path | None) -> str:
+    """The file's stem made into one safe path part (the name is optional in a suite file)."""
+    if source is None:
+        return "suite"
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", source.stem).replace("..", "_").lstrip("._-+")[:100] or "suite"
+
+
+def _name_problems(raw: dict[str, Any], source: Path | None) -> list[str]:
+    """Names that become folders of the run (suite name, labels, task names): valid and unique. Lenient about
+    shapes, which the schema reports."""
+    problems = []
+    labels: list[str] = []
+    for m in raw.get("models") if isinstance(raw.get("models"), list) else []:
+        if isinstance(m, dict) and isinstance(m.get("model"), str):
+            label = m.get("label") if isinstance(m.get("label"), str) else m["model"]
+            problem = name_problem("model label", label)
+            if problem:
+                problems.append(problem)
+            elif label in labels:
+                problems.append(f"model {label!r}: label used twice; give each model entry a unique `label`")
+            labels.append(label)
+    names: list[str] = []
+    for t in raw.get("tasks") if isinstance(raw.get("tasks"), list) else []:
+        name = t if isinstance(t, str) else t.get("name") if isinstance(t, dict) else None
+        if isinstance(name, str) and name:
+            problem = name_problem("task", name)
+            if problem:
+                problems.append(problem)
+            elif name in names:
+                problems.append(f"task {name!r}: listed twice; list each task once")
+            names.append(name)
+    name = raw.get("name")
+    if name is not None:
+        problem = name_problem("suite name", name) if isinstance(name, str) else "suite name must be text"
+        if problem:
+            problems.append(f"suite {source}: {problem}" if source else problem)
+    return problems
+
+
+def parse_suite(raw: Any, source: Path | None = None) -> Suite:
+    """Validate a parsed suite into a `Suite`; every problem (all at once, one line each) raises SuiteError."""
+    where = f"suite {source}" if source else "suite"
     if not isinstance(raw, dict):
-        raise SuiteError([f"suite {source}: top level must be a mapping"])
-    models: list[ModelEntry] = []
-    for i, m in enumerate(raw.get("models") or []):
-        if not isinstance(m, dict) or not m.get("model"):
-            problems.append(f"models[{i}]: needs at least `model: <lmms-eval model name>`")
-            continue
-        label = str(m.get("label") or m["model"])
-        if not re.fullmatch(r"[\w.+-]+", label):
-            problems.append(f"model {label!r}: label may only use letters, digits, '_', '-', '.', '+'")
-        if any(x.label == label for x in models):
-            problems.append(f"model {label!r}: label used twice; give each model entry a unique `label`")
-        models.append(ModelEntry(label=label, model=str(m["model"]), args=dict(m.get("args") or {})))
-    tasks: list[TaskEntry] = []
-    for i, t in enumerate(raw.get("tasks") or []):
-        t = {"name": t} if isinstance(t, str) else t
-        if not isinstance(t, dict) or not t.get("name"):
-            problems.append(f"tasks[{i}]: needs `name: <task name>`")
-            continue
-        gen = dict(t.get("gen_kwargs") or {})
-        for key, value in gen.items():
-            if isinstance(value, (list, dict)):
-                problems.append(f"task {t['name']!r}: gen_kwargs.{key} must be a scalar (lists go in the task YAML)")
-        tasks.append(TaskEntry(name=str(t["name"]), limit=t.get("limit"), gen_kwargs=gen, judge=t.get("judge")))
-    if not models:
-        problems.append(f"suite {source}: no models listed")
-    if not tasks:
-        problems.append(f"suite {source}: no tasks listed")
-    if problems:
+        raise SuiteError(
+            [f"{where}: the top level must be a mapping (name:, models:, tasks: …), got {type(raw).__name__}"]
+        )
+    secrets = _secret_values(raw)
+    if secrets:
+        raise SuiteError(
+            [
+                f"{where}: {p} looks like an API token; secrets do not go in suite files (export it instead)"
+                for p in secrets
+            ]
+        )
+    problems: list[str] = []
+    try:
+        spec = SuiteSpec.model_validate(raw)
+    except ValidationError as exc:
+        spec = None
+        problems += validation_problems(exc, source)
+    problems += _name_problems(raw, source)  # also when the schema failed: every problem at once
+    if problems or spec is None:
         raise SuiteError(problems)
-    include = raw.get("include_path") or [PACKAGED_TASKS]
-    include = [include] if isinstance(include, str) else list(include)
+    models = [ModelEntry(label=m.label or m.model, model=m.model, args=dict(m.args)) for m in spec.models]
+    tasks = [TaskEntry(name=t.name, limit=t.limit, gen_kwargs=dict(t.gen_kwargs), judge=t.judge) for t in spec.tasks]
+    name = spec.name if spec.name is not None else _default_name(source)
     return Suite(
-        name=str(raw.get("name") or (source.stem if source else "suite")),
+        name=name,
         models=models,
         tasks=tasks,
-        include_path=include,
-        judges={k: dict(v or {}) for k, v in (raw.get("judges") or {}).items()},
-        settings=dict(raw.get("settings") or {}),
+        include_path=list(spec.include_path),
+        judges=dict(spec.judges),
+        settings=spec.settings.model_dump(),
         source=source,
         raw=raw,
     )
@@ -305,8 +603,6 @@ def validate(suite: Suite, task_names: set[str] | None = None) -> list[str]:
         if task.name not in task_names:
             where = ", ".join(include) or "(no task folder)"
             problems.append(f"task {task.name!r}: unknown task (not found in {where})")
-        if task.limit is not None and (not isinstance(task.limit, (int, float)) or task.limit <= 0):
-            problems.append(f"task {task.name!r}: limit must be a positive count or fraction, got {task.limit!r}")
         if task.judge is not None and task.judge not in suite.judges:
             problems.append(f"task {task.name!r}: judge role {task.judge!r} is not defined under `judges:`")
     known, plugin_failures = _known_models()
@@ -323,9 +619,8 @@ def validate(suite: Suite, task_names: set[str] | None = None) -> list[str]:
     used = {t.judge for t in suite.tasks if t.judge}
     for role in sorted(used & set(suite.judges)):
         settings = suite.judges[role]
-        url = settings.get("base_url")
-        if settings.get("provider") != "offline" and url:
-            reason = judge_reachable(str(url))
+        if settings.provider == "openai" and settings.base_url:
+            reason = judge_reachable(settings.base_url)
             if reason:
-                problems.append(f"judge {role!r}: unreachable at {url} ({reason})")
+                problems.append(f"judge {role!r}: unreachable at {settings.base_url} ({reason})")
     return problems

@@ -23,8 +23,8 @@ contains one, and the text is cut there) instead of only after generation; sampl
 step: every 8 steps it drops finished rows from the batch and the KV cache (the official loop keeps decoding them
 as padding until the whole batch is done).
 
-CUDA graphs: `step` already has the fixed shape "one input per row"; capturing it needs a static KV cache and a
-fixed-size attention mask, left to a later issue (DynamicCache is used here).
+This eager loop (DynamicCache) is the reference and the CPU path. `model/static_decoder.py` (`FastLatentDecoder`)
+is the GPU fast path with the same contract: a static KV cache, the step captured in CUDA graphs, continuous batching.
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ class GenerationSettings:
     stop: Sequence[str] = ()
     latent: bool = True  # False: plain text decoding (zero-shot baseline); latent tokens are ordinary tokens
     return_latents: bool = False
+    # Per generated token, log softmax(logits / temperature) of the emitted id (temperature 1 when greedy), before
+    # top-p, the convention TRL's GRPO recomputation uses; forced ids (latent fillers, forced ends) get theirs too.
+    return_logprobs: bool = False
 
     @property
     def sampling(self) -> bool:
@@ -83,6 +86,7 @@ class DecodeOutput:
     span_lengths: list[int]  # latent steps per span, in order
     finish_reason: str  # "eos" | "stop" | "length"
     latents: torch.Tensor | None = None  # [latent_steps, H] float32 on CPU, when requested
+    logprobs: list[float] | None = None  # one per token_ids entry, when requested (GenerationSettings)
     extra: dict = field(default_factory=dict)
 
 
@@ -214,6 +218,7 @@ class LatentDecoder:
         eos_hit = torch.zeros(bsz, dtype=torch.bool, device=dev)
         stop_hit = [False] * bsz
         latent_store: list[tuple[torch.Tensor, torch.Tensor]] = []
+        logprob_store = torch.zeros(bsz, max_new, dtype=torch.float32, device=dev)
         rows = torch.arange(bsz, device=dev)
         last_token = input_ids[:, -1]
         in_latent = torch.zeros(bsz, dtype=torch.bool, device=dev)
@@ -259,6 +264,10 @@ class LatentDecoder:
             steps = t + 1
             if settings.return_latents:
                 latent_store.append((rows, feed.float()))
+            if settings.return_logprobs:
+                temp = max(settings.temperature, 1e-6) if settings.sampling else 1.0
+                logp = (logits.float() / temp).log_softmax(-1).gather(1, token[:, None]).squeeze(1)
+                logprob_store[rows, t] = logp
 
             newly_done = ~finished & ~emit_latent & torch.isin(token, eos)  # EOS inside a span was overwritten
             eos_hit[rows] = eos_hit[rows] | newly_done
@@ -294,7 +303,14 @@ class LatentDecoder:
             latents = torch.zeros(bsz, steps, hidden.shape[-1])
             for t, (r, vec) in enumerate(latent_store):
                 latents[r.cpu(), t] = vec.cpu()
-        return self._collect(generated[:, :steps], latent_flags[:, :steps], latents, reasons, lengths.tolist(), stops)
+        outputs = self._collect(
+            generated[:, :steps], latent_flags[:, :steps], latents, reasons, lengths.tolist(), stops
+        )
+        if settings.return_logprobs:
+            logprob_rows = logprob_store[:, :steps].cpu().tolist()
+            for b, out in enumerate(outputs):
+                out.logprobs = logprob_rows[b][: len(out.token_ids)]
+        return outputs
 
     def _has_stop(self, ids: torch.Tensor, stops: Sequence[str]) -> bool:
         tail = self.tokenizer.decode(ids.tolist(), skip_special_tokens=False)

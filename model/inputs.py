@@ -1,10 +1,37 @@
-"""Chat messages with videos/images -> a left-padded Qwen3-VL batch (official-code-spec §3.2 preprocessing).
+"""Chat messages with videos/images -> a left-padded Qwen3-VL batch, sized exactly as the official adapter sizes them.
 
-Videos are decoded with decord, falling back to PyAV. `max_num_frames` frames (default 32) are sampled uniformly,
-capped at the clip's length and floored to an even number (Qwen3-VL's temporal patch is 2). Each frame (and each
-image) is resized once with Qwen's `smart_resize` (factor 32) inside per-frame pixel bounds `min_pixels` /
-`max_pixels` (defaults 256·28² = 200,704 and 1,605,632, as the official adapter), then handed to transformers'
-Qwen3-VL processor with `do_resize=False` and `do_sample_frames=False` + `VideoMetadata`.
+The official adapter (official-code-spec §3.2) hands every visual to `qwen_vl_utils.process_vision_info` 0.0.14
+(`image_patch_size=16`, so the resize factor is 32) and then calls the processor with `do_resize=False`; the video
+and image *sizes* therefore come from qwen-vl-utils, not from the `max_pixels` the adapter passes. We apply the same
+rules, using qwen-vl-utils' own functions and constants (`smart_nframes`, `smart_resize`, `fetch_image`,
+`VIDEO_MAX_TOKEN_NUM`, `MODEL_SEQ_LEN`, `FRAME_FACTOR`), so parity holds by construction; the only lines we restate
+are the four of `fetch_video`'s inline pixel budget (`video_pixel_bounds`), pinned against `fetch_video` itself in
+tests/model/test_model_input_parity.py. Parity is established for qwen-vl-utils 0.0.14 (pinned in pyproject.toml),
+torchvision 0.28, Pillow 13 and decord 0.6.
+
+Videos (FutureBench):
+- Frames: the adapter asks for `nframes = max_num_frames` (32) capped at the clip's frame count and floored to an
+  even number; qwen-vl-utils rounds it to `FRAME_FACTOR` and samples `torch.linspace(0, total-1, n).round()`.
+- Size: each frame is resized with `smart_resize(factor 32)` between `min_pixels` (200,704) and
+  `min(max_pixels, max(min(VIDEO_MAX_TOKEN_NUM·32², MODEL_SEQ_LEN·32²·0.9 / n · 2), ⌊1.05·min_pixels⌋))`: a per-frame
+  cap of 768·32² = 786,432 pixels and a total-pixel budget across the n frames, whatever `max_pixels` says
+  (1,605,632 by default). A 1280×720 clip becomes 1152×640 (720 tokens per 2-frame group), 1920×1080 too.
+- Resampling: torchvision bicubic with antialias on the uint8 frames, as `fetch_video`.
+- Timestamps: `VideoMetadata(fps = the decoder's average fps, frames_indices, total_num_frames)`.
+
+Images (TwiFF-Bench): `qwen_vl_utils.fetch_image` itself: RGBA composited onto white (other modes converted to
+RGB), `smart_resize(factor 32)` within `min_pixels`/`max_pixels` (no video cap), PIL bicubic resize.
+
+Text: every literal `<image>` is deleted from the user turn's text, as the official adapter deletes it from the task
+context (`"\\n<image>What next?"` -> `"\\nWhat next?"`); the whitespace around it stays.
+
+Deviations, on purpose (README "Where we deviate"):
+- Decoding: decord (the backend qwen-vl-utils picks when torchcodec is absent, with the same `get_batch` call);
+  for files decord cannot open (AV1, some broken files) PyAV, where qwen-vl-utils falls back to torchvision's
+  reader. A clip of a single frame gives that frame twice (qwen-vl-utils raises, aborting the official run).
+- Frames handed in as an array (tests, demos) are not re-sampled: an odd count is padded with the last frame, then
+  the video size rules above apply.
+- Unreadable media raise `MediaError`, which the adapter turns into a per-sample error answer.
 
 Chat template: the checkpoint's own. Templates that wrap videos as `<|vision_start|><|video_pad|><|vision_end|>`
 (the stock and the official Future-L1 ones) are unwrapped to a bare `<|video_pad|>` after rendering, because
@@ -23,9 +50,11 @@ import numpy as np
 import torch
 
 DEFAULT_MAX_NUM_FRAMES = 32
-DEFAULT_MIN_PIXELS = 256 * 28 * 28  # 200,704
-DEFAULT_MAX_PIXELS = 1_605_632
+DEFAULT_MIN_PIXELS = 256 * 28 * 28  # 200,704, the official adapter's default
+DEFAULT_MAX_PIXELS = 1_605_632  # the official adapter's default; videos are capped lower by qwen-vl-utils
+IMAGE_PATCH_SIZE = 16  # Qwen3-VL; the official adapter passes image_patch_size=16 to process_vision_info
 WRAPPED_VIDEO = "<|vision_start|><|video_pad|><|vision_end|>"
+IMAGE_MARKER = "<image>"
 
 
 class MediaError(RuntimeError):
@@ -42,10 +71,92 @@ class Sample:
     images: list[np.ndarray]  # (H, W, 3) uint8, already resized
 
 
+def qwen_vision():
+    """`qwen_vl_utils.vision_process` (0.0.14), imported after the CPU torchvision hook."""
+    import future_l1.harness  # noqa: F401  (makes the CUDA torchvision wheel importable on CPU torch)
+
+    # isort: split
+    from qwen_vl_utils import vision_process
+
+    return vision_process
+
+
+def resize_factor() -> int:
+    """Pixels per merged token side: patch 16 × spatial merge 2 = 32."""
+    return IMAGE_PATCH_SIZE * qwen_vision().SPATIAL_MERGE_SIZE
+
+
+def num_frames(total: int, max_num_frames: int) -> int:
+    """Frames sampled from a clip of `total` frames: the adapter's cap, then qwen-vl-utils' `smart_nframes`."""
+    n = max(2, (min(int(max_num_frames), int(total)) // 2) * 2)  # the adapter: capped at the clip, floored to even
+    if total < n:  # a one-frame clip: qwen-vl-utils raises; we repeat the frame (module docstring)
+        return n
+    return qwen_vision().smart_nframes({"nframes": n}, total_frames=int(total), video_fps=1.0)
+
+
 def frame_indices(total: int, max_num_frames: int) -> list[int]:
-    n = min(int(max_num_frames), int(total))
-    n = max(2, n - n % 2)
-    return np.linspace(0, total - 1, n).round().astype(int).tolist()
+    """The 0-based frames qwen-vl-utils' readers pick: `torch.linspace(0, total-1, n).round()`."""
+    n = num_frames(total, max_num_frames)
+    return torch.linspace(0, max(int(total) - 1, 0), n).round().long().tolist()
+
+
+def video_pixel_bounds(n_frames: int, min_pixels: int, max_pixels: float) -> tuple[int, float]:
+    """(min, max) pixels per frame for a video of `n_frames` frames, as `fetch_video` computes them.
+
+    The cap is the smallest of the caller's `max_pixels`, VIDEO_MAX_TOKEN_NUM·32² per frame and the total budget
+    MODEL_SEQ_LEN·32²·0.9 spread over the frames (×FRAME_FACTOR), but never below ⌊1.05·min_pixels⌋.
+    """
+    qv = qwen_vision()
+    factor = resize_factor()
+    frame_cap = qv.VIDEO_MAX_TOKEN_NUM * factor * factor
+    total_pixels = qv.MODEL_SEQ_LEN * factor * factor * 0.9  # fetch_video's default; the adapter passes none
+    cap = max(min(frame_cap, total_pixels / n_frames * qv.FRAME_FACTOR), int(min_pixels * 1.05))
+    return min_pixels, min(max_pixels, cap)
+
+
+def video_size(height: int, width: int, n_frames: int, min_pixels: int, max_pixels: float) -> tuple[int, int]:
+    """The (height, width) every frame of the video is resized to."""
+    lo, hi = video_pixel_bounds(n_frames, min_pixels, max_pixels)
+    return qwen_vision().smart_resize(height, width, factor=resize_factor(), min_pixels=lo, max_pixels=hi)
+
+
+def resize_video(frames: np.ndarray, min_pixels: int, max_pixels: float) -> np.ndarray:
+    """(T,H,W,3) uint8 frames resized as `fetch_video` resizes them (torchvision bicubic, antialiased)."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as tvf
+
+    h, w = video_size(frames.shape[1], frames.shape[2], len(frames), min_pixels, max_pixels)
+    if (h, w) == frames.shape[1:3]:
+        return frames
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    x = tvf.resize(x, [h, w], interpolation=InterpolationMode.BICUBIC, antialias=True)
+    return x.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def resize_image(image, min_pixels: int, max_pixels: int) -> np.ndarray:
+    """An image (PIL, HxWxC array or path) as `qwen_vl_utils.fetch_image` returns it, as an (H,W,3) uint8 array."""
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    elif not isinstance(image, Image.Image):
+        image = _open_image(image)
+    ele = {"image": image, "min_pixels": min_pixels, "max_pixels": max_pixels}
+    return np.array(qwen_vision().fetch_image(ele, image_patch_size=IMAGE_PATCH_SIZE))  # a writable copy
+
+
+def _open_image(item) -> Any:
+    from PIL import Image
+
+    path = str(item)
+    if not Path(path).is_file():
+        raise MediaError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except Exception as exc:
+        raise MediaError(f"cannot read image {path}: {exc}") from exc
 
 
 def _read_decord(path: str, pick: Callable[[int], list[int]]) -> tuple[np.ndarray, float, list[int], int]:
@@ -91,48 +202,22 @@ def read_frames(path: str | Path, pick: Callable[[int], list[int]]) -> tuple[np.
 
 
 def read_video(path: str | Path, max_num_frames: int = DEFAULT_MAX_NUM_FRAMES):
-    """Uniformly sampled RGB frames (T,H,W,3) uint8 and their `VideoMetadata`. Raises MediaError naming the file."""
+    """RGB frames (T,H,W,3) uint8 sampled as qwen-vl-utils samples them, and their `VideoMetadata`."""
     from transformers.video_utils import VideoMetadata
 
     frames, fps, idx, total = read_frames(path, lambda n: frame_indices(n, max_num_frames))
-    if len(frames) % 2:  # a short clip with an odd frame count: repeat the last frame
-        frames = np.concatenate([frames, frames[-1:]])
-        idx = [*idx, idx[-1]]
     meta = VideoMetadata(total_num_frames=total, fps=fps, frames_indices=idx)
     return frames, meta
 
 
-def resized_shape(height: int, width: int, min_pixels: int, max_pixels: int, factor: int = 32) -> tuple[int, int]:
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
-
-    return smart_resize(height, width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
-
-
-def resize_frames(frames: np.ndarray, min_pixels: int, max_pixels: int) -> np.ndarray:
-    """Resize (T,H,W,3) uint8 frames to the smart_resize shape (bicubic, antialiased), as qwen-vl-utils does."""
-    h, w = resized_shape(frames.shape[1], frames.shape[2], min_pixels, max_pixels)
-    if (h, w) == frames.shape[1:3]:
-        return frames
-    x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2).float()
-    x = torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic", antialias=True, align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+def _pad_even(frames: np.ndarray) -> np.ndarray:
+    """Pad an odd frame count with the last frame (qwen-vl-utils does this for videos given as frame lists)."""
+    return np.concatenate([frames, frames[-1:]]) if len(frames) % 2 else frames
 
 
-def _load_image(item) -> np.ndarray:
-    from PIL import Image
-
-    if isinstance(item, np.ndarray):
-        return item
-    if isinstance(item, Image.Image):
-        return np.asarray(item.convert("RGB"))
-    path = str(item)
-    if not Path(path).is_file():
-        raise MediaError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except Exception as exc:
-        raise MediaError(f"cannot read image {path}: {exc}") from exc
+def strip_image_markers(text: str) -> str:
+    """The user text without literal `<image>` markers, as the official adapter feeds it (surrounding text kept)."""
+    return text.replace(IMAGE_MARKER, "")
 
 
 def _media_of(item: dict, kind: str):
@@ -159,8 +244,9 @@ def prepare_sample(
     videos, metas, images, rendered = [], [], [], []
     for message in messages:
         content = message.get("content")
+        is_user = message.get("role") == "user"
         if isinstance(content, str):
-            rendered.append({"role": message["role"], "content": content})
+            rendered.append({"role": message["role"], "content": strip_image_markers(content) if is_user else content})
             continue
         parts = []
         for item in content or []:
@@ -168,19 +254,19 @@ def prepare_sample(
             if kind == "video" or (kind is None and "video" in item):
                 media = _media_of(item, "video")
                 if isinstance(media, np.ndarray):  # frames given directly (tests, demos)
-                    frames = media
+                    frames = _pad_even(media)
                     meta = VideoMetadata(total_num_frames=len(frames), fps=1.0, frames_indices=list(range(len(frames))))
                 else:
                     frames, meta = read_video(media, max_num_frames)
-                videos.append(resize_frames(frames, min_pixels, max_pixels))
+                videos.append(resize_video(frames, min_pixels, max_pixels))
                 metas.append(meta)
                 parts.append({"type": "video"})
             elif kind in ("image", "image_url") or (kind is None and "image" in item):
-                image = _load_image(_media_of(item, "image"))
-                images.append(resize_frames(image[None], min_pixels, max_pixels)[0])
+                images.append(resize_image(_media_of(item, "image"), min_pixels, max_pixels))
                 parts.append({"type": "image"})
             elif "text" in item:
-                parts.append({"type": "text", "text": item["text"]})
+                text = item["text"]
+                parts.append({"type": "text", "text": strip_image_markers(text) if is_user else text})
         rendered.append({"role": message["role"], "content": parts})
     text = processor.apply_chat_template(rendered, tokenize=False, add_generation_prompt=True)
     return Sample(text=text.replace(WRAPPED_VIDEO, "<|video_pad|>"), videos=videos, video_metadata=metas, images=images)

@@ -4,11 +4,16 @@ Model args (`--model_args k=v,...`): pretrained (directory or hub id), latent (o
 checkpoint has latent ids), max_latent_token, fixed_latent_budget (false | true | K), latent_multiplier,
 loose_latent_budget, head_prefer, max_num_frames (32), min_pixels (200,704), max_pixels (1,605,632), batch_size,
 dtype (auto: bf16 on GPU, float32 on CPU), attn_implementation, device, max_new_tokens (default for requests without
-one: 8192, as the official adapter), save_latents=DIR (npz sidecar per sample), seed.
+one: 8192, as the official adapter), save_latents=DIR (npz sidecar per sample), seed, decoder (auto | fast | eager;
+auto: fast on CUDA), compile (fast decoder: torch.compile the decoder layer; default on CUDA), attn (fast decoder's
+attention form: matmul, the fastest on the H200 in bench/results/decode_bench_h200.json).
 
 Behaviour (official-code-spec §3.2 unless said otherwise):
 - The messages come from the task's doc_to_messages (the *_future_l1 tasks include the official system prompt).
   A request without a system message gets FUTURE_L1_SYSTEM_PROMPT when latent decoding is on.
+- Media and text go through `model.inputs.prepare_sample`: frames sampled and sized by qwen-vl-utils 0.0.14's
+  rules (videos are capped at 786,432 pixels per frame whatever max_pixels says), and every literal `<image>` is
+  deleted from the user text, as the official adapter does.
 - Generation defaults: greedy (temperature 0), `until` stop strings applied by the decoder; "\\n\\n" is dropped
   from `until` like the official adapter does (a reasoning trace contains blank lines).
 - The response keeps special tokens, so the tasks recover latent spans from the text; TokenCounts carry
@@ -18,6 +23,10 @@ Behaviour (official-code-spec §3.2 unless said otherwise):
   the batch down.
 - Media of the next batch are decoded in a background thread while the current batch decodes (as the official
   adapter does).
+- Fast decoder (issue 13; `model/static_decoder.py`, `model/continuous.py`): continuous batching over `batch_size`
+  slots per gen_kwargs group: when a row finishes, the next waiting request is prefilled (in chunks of at most 8
+  prompts) and takes its slot, so the batch stays full across a task. Answers are those of the eager decoder (token
+  for token in fp32); only their order of completion differs. A failing prefill chunk is retried row by row.
 - Data parallel (torchrun / accelerate launch): one device per local rank; lmms-eval's padding requests
   (metadata "__padding_only__") are answered with "" without running the model.
 """
@@ -97,6 +106,9 @@ class FutureL1(lmms):
         save_latents: str | None = None,
         seed: int = 0,
         max_batch_size: int | None = None,
+        decoder: str = "auto",
+        compile=None,
+        attn: str = "matmul",
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -132,6 +144,17 @@ class FutureL1(lmms):
         self.pretrained = pretrained
         # Optional hook (tests, experiments): a decoder LogitsProcessor, (generated ids [B,t], logits [B,V]) -> logits.
         self.logits_processor = None
+        # Decoder: "fast" (static KV cache, CUDA-graph step, continuous batching over batch_size slots), "eager"
+        # (LatentDecoder, fixed batches), "auto" = fast on CUDA, eager on CPU.
+        decoder = str(decoder or "auto").lower()
+        if decoder not in ("auto", "fast", "eager"):
+            raise ValueError("decoder must be auto, fast or eager")
+        self.fast = decoder == "fast" or (decoder == "auto" and self._device.type == "cuda")
+        compile_flag = _as_bool(compile)
+        self.fast_options = dict(
+            compile=self._device.type == "cuda" if compile_flag is None else compile_flag, attn=str(attn)
+        )
+        self._fast_decoder = None
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------------------------
     @property
@@ -189,8 +212,16 @@ class FutureL1(lmms):
 
     def _run_batch(self, samples, settings) -> list:
         batch = collate(self.model.processor, samples)
-        outputs = self.model.generate(batch, settings, self.logits_processor)
         input_tokens = batch["attention_mask"].sum(-1).tolist()
+        # A prompt longer than the model's context makes it answer garbage silently; raising here makes the batch be
+        # retried sample by sample (_generate_chunk), so only the over-long sample gets an error answer.
+        context = getattr(getattr(self.model.backbone.config, "text_config", None), "max_position_embeddings", None)
+        if context and max(input_tokens) > context:
+            raise ValueError(
+                f"prompt has {max(input_tokens)} tokens, more than the model's context of {context}; "
+                "shorten the question (future-l1 data check names it) or lower max_num_frames / max_pixels"
+            )
+        outputs = self.model.generate(batch, settings, self.logits_processor)
         return [(o, int(n)) for o, n in zip(outputs, input_tokens, strict=True)]
 
     def _write_latents(self, request: Instance, output) -> None:
@@ -214,6 +245,13 @@ class FutureL1(lmms):
                 continue
             gen_kwargs = next(a for a in req.args if isinstance(a, dict))
             groups.setdefault(json.dumps(gen_kwargs, sort_keys=True, default=str), []).append(i)
+
+        if self.fast:
+            bar = tqdm(total=sum(len(v) for v in groups.values()), disable=self.rank != 0, desc="future_l1")
+            for key, indices in groups.items():
+                self._generate_continuous(requests, indices, self._settings(json.loads(key)), results, bar)
+            bar.close()
+            return results  # type: ignore[return-value]
 
         chunks = [(self._settings(json.loads(key)), indices[start : start + self.batch_size_per_gpu])
                   for key, indices in groups.items()
@@ -263,3 +301,55 @@ class FutureL1(lmms):
             results[i] = GenerationResult(out.text, TokenCounts(n_in, out.text_tokens, out.latent_steps))
             if self.save_latents is not None:
                 self._write_latents(requests[i], out)
+
+    # -- continuous batching (the fast decoder) ----------------------------------------------------------------------
+    def fast_decoder(self):
+        if self._fast_decoder is None:
+            from future_l1.model.static_decoder import FastLatentDecoder
+
+            m = self.model
+            self._fast_decoder = FastLatentDecoder(m.backbone, m.tokenizer, m.latent_ids, m.budget, head=m.head,
+                                                   **self.fast_options)  # fmt: skip
+        return self._fast_decoder
+
+    def _generate_continuous(self, requests, indices: list[int], settings, results: list, bar) -> None:
+        """One gen_kwargs group through `continuous_decode`: `batch_size` slots stay full across the group; media of
+        the next prefill chunk are prepared in a background thread while the GPU decodes."""
+        from future_l1.model.continuous import continuous_decode
+
+        dec = self.fast_decoder()
+        parts = [indices[s : s + dec.prefill_rows] for s in range(0, len(indices), dec.prefill_rows)]
+
+        def prepared():
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(self._prepare, requests, parts[0], results) if parts else None
+                for k in range(len(parts)):
+                    ready = pending.result()
+                    if k + 1 < len(parts):
+                        pending = pool.submit(self._prepare, requests, parts[k + 1], results)
+                    yield from ready
+
+        def collate_rows(samples):
+            batch = collate(self.model.processor, samples)
+            context = getattr(getattr(self.model.backbone.config, "text_config", None), "max_position_embeddings", 0)
+            longest = int(batch["attention_mask"].sum(-1).max())
+            if context and longest > context:  # as _run_batch: only the over-long sample gets an error answer
+                raise ValueError(f"prompt has {longest} tokens, more than the model's context of {context}")
+            return batch
+
+        done = 0
+        stream = continuous_decode(dec, prepared(), collate_rows, settings, self.batch_size_per_gpu,
+                                   self.logits_processor)  # fmt: skip
+        for r in stream:
+            i, out = r.key, r.output
+            if out is None:
+                err = r.extra.get("error")
+                results[i] = GenerationResult(f"{ERROR_PREFIX}{type(err).__name__}: {err}", TokenCounts(0, 0, 0))
+            else:
+                out.extra["prompt_tokens"] = r.prompt_tokens
+                results[i] = GenerationResult(out.text, TokenCounts(r.prompt_tokens, out.text_tokens, out.latent_steps))
+                if self.save_latents is not None:
+                    self._write_latents(requests[i], out)
+            done += 1
+            bar.update(1)
+        bar.update(len(indices) - done)  # samples whose media failed were answered by _prepare

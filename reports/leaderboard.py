@@ -86,7 +86,9 @@ def _build(
     for r in sorted(records, key=lambda r: r.source != MEASURED):  # stable: measured first, order kept
         groups.setdefault((r.model, r.task, r.source, r.origin), {})[(r.split, r.metric)] = r
     for (model, task, source, origin), by_key in groups.items():
-        if not any((c.split, c.metric) in by_key for c in columns):
+        # a measured TwiFF row whose every judgement failed has no score cells but must still show ("–", n failed)
+        failed_only = source == MEASURED and (OVERALL, "n_failed") in by_key
+        if not any((c.split, c.metric) in by_key for c in columns) and not failed_only:
             continue
         cells = []
         for c in columns:

@@ -161,7 +161,8 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 def _load_jsonl(path: Path) -> list[dict[str, Any]]:
     lines = []
-    for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    # split on "\n" only: str.splitlines() also splits on U+2028, U+0085 … that answers may hold
+    for n, text in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
         if not text.strip():
             continue
         try:

@@ -123,6 +123,9 @@ def _plots(results, records, boards, trainer_states, plot_dir: Path) -> list[Pat
         files += (
             plots.latent_span_usage(by_split, title, plot_dir / f"latent_spans_{_slug(r.model)}_{_slug(r.task)}") or []
         )
+    from future_l1.reports.latent_maps import maps_for_results
+
+    files += maps_for_results(results, plot_dir)  # runs whose model saved latents (save_latents=DIR)
     for i, state in enumerate(trainer_states):
         name = _slug(f"{state.parent.name}_{i}")
         title = f"Training curves: {state.parent.name}"

@@ -18,6 +18,7 @@ def register(subparsers) -> None:
     check = data_sub.add_parser("check", help="validate a FutureBench / TwiFF-Bench folder; lists every problem")
     check.add_argument("benchmark", choices=("futurebench", "twiffbench"))
     check.add_argument("--path", help="data folder (default: the configured one, FUTURE_L1_*_DIR, else the demo set)")
+    check.add_argument("--max-question-tokens", type=int, default=None, help="flag longer questions (default 2048)")
     check.set_defaults(func=_data_check)
     demo = data_sub.add_parser("demo", help="build (once) and print the demo set folders")
     demo.set_defaults(func=_data_demo)
@@ -54,7 +55,8 @@ def _data_check(args: argparse.Namespace) -> int:
         folder = Path(args.path)
     else:
         folder = settings.futurebench_dir() if args.benchmark == "futurebench" else settings.twiffbench_dir()
-    report = data_check.check(args.benchmark, folder)
+    limit = getattr(args, "max_question_tokens", None) or data_check.MAX_QUESTION_TOKENS
+    report = data_check.check(args.benchmark, folder, limit)
     print(report.render())
     return 0 if report.ok else 1
 

@@ -2,7 +2,9 @@
 
 Checks the schema of every record, that every clip / image decodes, and counts records per split (FutureBench
 `question_type`) or per category (TwiFF-Bench `meta_data.classification`). Problems are listed by record id; the
-command exits non-zero when there is any.
+command exits non-zero when there is any. Also named: ids used twice (results are matched by id across runs) and
+questions longer than `MAX_QUESTION_TOKENS` (a prompt beyond the model's context is answered with garbage; the
+model adapter turns it into a per-sample error, this check names it before a long run).
 """
 
 from __future__ import annotations
@@ -13,6 +15,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
+
+# Real FutureBench / TwiFF-Bench questions are a few hundred tokens; the frames take the rest of the context
+# (32 frames of a Qwen3-VL video alone are several thousand tokens). A question above this is a broken record.
+MAX_QUESTION_TOKENS = 2048
+
+
+def _token_count(text: str) -> int:
+    """Tokens of `text` with the Qwen vocabulary when it is at hand, else a rough estimate (UTF-8 bytes / 3)."""
+    try:
+        from transformers import AutoTokenizer
+
+        from future_l1.model.processor import qwen_tokenizer_dir
+
+        global _tokenizer
+        if _tokenizer is None:
+            _tokenizer = AutoTokenizer.from_pretrained(str(qwen_tokenizer_dir()))
+        return len(_tokenizer(text, add_special_tokens=False)["input_ids"])
+    except Exception:
+        return len(text.encode("utf-8")) // 3
+
+
+_tokenizer = None
+
+
+def _long_question(text: str, limit: int) -> str | None:
+    if len(text) <= limit:  # a token is at least one character: no need to tokenise
+        return None
+    n = _token_count(text)
+    return f"question is {n} tokens long (limit {limit}); shorten or drop this record" if n > limit else None
+
+
+def _duplicates(report: Report, ids: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for rid in ids:
+        seen[rid] = seen.get(rid, 0) + 1
+    for rid, n in seen.items():
+        if n > 1:
+            report.add(rid, f"id used by {n} records; ids must be unique")
 
 
 @dataclass
@@ -71,9 +111,9 @@ def _image_problem(cell) -> str | None:
     return None
 
 
-def check_futurebench(folder: Path) -> Report:
+def check_futurebench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKENS) -> Report:
     from future_l1.tasks import settings
-    from future_l1.tasks.futurebench.data import SPLITS, load_records, resolve_video
+    from future_l1.tasks.futurebench.data import SPLITS, load_records, record_problems, resolve_video
 
     report = Report("futurebench", folder)
     try:
@@ -83,36 +123,34 @@ def check_futurebench(folder: Path) -> Report:
         return report
     video_dir = settings.futurebench_video_dir(folder)
     report.n_records = len(records)
+    ids = []
     for i, rec in enumerate(tqdm(records, desc="futurebench check", disable=len(records) < 200)):
         rid = str(rec.get("id") or f"#{i}") if isinstance(rec, dict) else f"#{i}"
+        if isinstance(rec, dict) and rec.get("id") not in (None, ""):
+            ids.append(rid)
+        for problem in record_problems(rec):  # the same rules that make a record a counted error in the task
+            report.add(rid, problem)
         if not isinstance(rec, dict):
-            report.add(rid, "record is not an object")
             continue
         split = rec.get("question_type")
         report.counts[str(split)] += 1
         if split not in SPLITS:
             report.add(rid, f"question_type {split!r} is not one of {SPLITS}")
         qa = rec.get("qa") if isinstance(rec.get("qa"), dict) else {}
-        if not qa:
-            report.add(rid, "missing 'qa' object")
-        if not str(qa.get("Question", "")).strip():
-            report.add(rid, "empty qa.Question")
         options = qa.get("Options") if isinstance(qa.get("Options"), dict) else {}
-        missing = [k for k in "ABCD" if not str(options.get(k, "")).strip()]
-        if missing:
-            report.add(rid, f"qa.Options missing {missing}")
-        if str(qa.get("Answer", "")).strip().upper() not in ("A", "B", "C", "D"):
-            report.add(rid, f"qa.Answer {qa.get('Answer')!r} is not one of A-D")
-        if not rec.get("video_path"):
-            report.add(rid, "missing video_path")
-        else:
-            problem = _video_problem(resolve_video(str(rec["video_path"]), video_dir))
+        text = "\n".join(str(x) for x in [qa.get("Question") or "", *options.values()])
+        problem = _long_question(text, max_question_tokens)
+        if problem:
+            report.add(rid, problem)
+        if isinstance(rec.get("video_path"), str) and rec["video_path"].strip():
+            problem = _video_problem(resolve_video(rec["video_path"], video_dir))
             if problem:
                 report.add(rid, problem)
+    _duplicates(report, ids)
     return report
 
 
-def check_twiffbench(folder: Path) -> Report:
+def check_twiffbench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKENS) -> Report:
     import pyarrow.parquet as pq
 
     from future_l1.tasks.twiffbench.data import shard_paths
@@ -126,6 +164,7 @@ def check_twiffbench(folder: Path) -> Report:
     if len(shards) != 4:
         report.add("<dataset>", f"expected 4 shards test-0000{{0..3}}-of-00004.parquet, found {len(shards)}")
     doc_id = 0
+    ids: list[str] = []
     required = ("question", "answer", "question_images", "reasoning_images")
     for shard in shards:
         try:
@@ -135,6 +174,8 @@ def check_twiffbench(folder: Path) -> Report:
             continue
         for row in tqdm(rows, desc=f"twiffbench check {shard.name}", disable=len(rows) < 200):
             rid = f"doc_id={doc_id} ({row.get('video') or 'no video name'})"
+            if row.get("video"):
+                ids.append(str(row["video"]))
             doc_id += 1
             report.n_records += 1
             meta = row.get("meta_data")
@@ -144,6 +185,9 @@ def check_twiffbench(folder: Path) -> Report:
                     report.add(rid, f"missing or empty '{key}'")
             question, answer = str(row.get("question") or ""), str(row.get("answer") or "")
             q_images, r_images = row.get("question_images") or [], row.get("reasoning_images") or []
+            problem = _long_question(question, max_question_tokens)
+            if problem:
+                report.add(rid, problem)
             if question.count("<image>") > len(q_images):
                 report.add(rid, f"question has {question.count('<image>')} <image> markers, {len(q_images)} images")
             if answer and not any(tag in answer.lower() for tag in ("<ans>", "<answer>")):
@@ -153,13 +197,15 @@ def check_twiffbench(folder: Path) -> Report:
                     problem = _image_problem(cell)
                     if problem:
                         report.add(rid, f"{kind}_images[{k}]: {problem}")
+    _duplicates(report, ids)
     return report
 
 
-def check(benchmark: str, folder: Path) -> Report:
+def check(benchmark: str, folder: Path, max_question_tokens: int = MAX_QUESTION_TOKENS) -> Report:
     folder = Path(folder)
     if not folder.is_dir():
         report = Report(benchmark, folder)
         report.add("<dataset>", f"folder not found: {folder}")
         return report
-    return check_futurebench(folder) if benchmark == "futurebench" else check_twiffbench(folder)
+    run = check_futurebench if benchmark == "futurebench" else check_twiffbench
+    return run(folder, max_question_tokens)

@@ -9,19 +9,25 @@ Configuration lives in ONE place, `JudgeConfig.from_env()`:
 | FUTURE_L1_JUDGE_API_KEY         | "EMPTY"                        | bearer token (never written anywhere)         |
 | FUTURE_L1_JUDGE_TEMPERATURE     | 0.0                            | official TwiFF value                          |
 | FUTURE_L1_JUDGE_MAX_TOKENS      | 1024                           | official TwiFF value                          |
-| FUTURE_L1_JUDGE_TIMEOUT         | 120 (s)                        | per HTTP call                                 |
+| FUTURE_L1_JUDGE_TIMEOUT         | 120 (s)                        | total deadline of one HTTP call (also _S)     |
 | FUTURE_L1_JUDGE_ATTEMPTS        | 4                              | calls per sample before it counts as failed   |
 | FUTURE_L1_JUDGE_BACKOFF         | 1.0 (s)                        | first backoff; exponential with jitter, ≤ 30 s |
 | FUTURE_L1_JUDGE_CONCURRENCY     | 4                              | judge calls in flight per process             |
 | FUTURE_L1_JUDGE_TEXT_ONLY       | 0                              | 1 = no images sent (official JUDGE_TEXT_ONLY)  |
 | FUTURE_L1_JUDGE_CACHE           | 1                              | 0 = do not read/write the disk cache           |
 
+These variables are the fallback for plain `lmms-eval` CLI runs. `future-l1 run` passes the suite's judge role
+in-process instead (`JudgeRole` → `active_config()`); only the API key still comes from FUTURE_L1_JUDGE_API_KEY,
+because secrets never go in suite files (a role holding one is refused).
+
 Without a base URL the deterministic rubric judge (`judge_server`) is started on loopback; its numbers are not
 comparable with an LLM judge's, and `public()` says so ("comparable": false).
 
 Retries use tenacity (already a dependency of lmms-eval): we must also retry on *our* validation failures
 (unparseable JSON, a missing or out-of-range score), which the openai/httpx built-in retries cannot see; HTTP goes
-through one thread-safe `httpx.Client`. Concurrency: lmms-eval runs `process_results` in a thread pool
+in a fresh event loop per call under `asyncio.wait_for`: httpx's timeout bounds each socket read, so a judge that
+drips its reply byte by byte would never time out; the deadline bounds the whole call (connect, headers, body).
+HTTP 400/401/403/404/405/422 are not retried (a wrong key, URL or model does not heal). Concurrency: lmms-eval runs `process_results` in a thread pool
 (`--process_docs_parallel`, default 4); a semaphore bounds the calls actually in flight. Answers are cached on disk
 under `cache_root()/judge_cache`, keyed by judge model, prompt version, decoding settings and the full messages, so a
 re-run does not pay twice. Deviation from the official code: it excluded failures silently; we count them.
@@ -29,23 +35,30 @@ re-run does not pay twice. Deviation from the official code: it excluded failure
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from future_l1.tasks.judge_server import RUBRIC_MODEL, ChatServer, rubric_judge
 from future_l1.tasks.prompts import JUDGE_PROMPT_VERSION
 
 SCORE_RANGE = (0, 5)
+NOT_RETRIED = (400, 401, 403, 404, 405, 422)  # a wrong key, URL, model or request: retrying cannot help
+SECRET_FIELD = re.compile(r"(^|_)(api_?key|key|token|secret|password|passwd|bearer|authorization)$", re.I)
 
 
 class JudgeError(Exception):
@@ -74,6 +87,7 @@ class JudgeConfig:
 
     @classmethod
     def from_env(cls) -> JudgeConfig:
+        """The config from FUTURE_L1_JUDGE_* (plain lmms-eval runs); a malformed value names its variable."""
         env = os.environ.get
         base_url = (env("FUTURE_L1_JUDGE_BASE_URL") or "").strip().rstrip("/") or None
         if base_url and base_url.endswith("/chat/completions"):
@@ -85,12 +99,14 @@ class JudgeConfig:
             base_url=base_url,
             model=model or RUBRIC_MODEL,
             api_key=env("FUTURE_L1_JUDGE_API_KEY") or "EMPTY",
-            temperature=float(env("FUTURE_L1_JUDGE_TEMPERATURE") or 0.0),
-            max_tokens=int(env("FUTURE_L1_JUDGE_MAX_TOKENS") or 1024),
-            timeout_s=float(env("FUTURE_L1_JUDGE_TIMEOUT") or 120.0),
-            attempts=max(1, int(env("FUTURE_L1_JUDGE_ATTEMPTS") or 4)),
-            backoff_s=float(env("FUTURE_L1_JUDGE_BACKOFF") or 1.0),
-            concurrency=max(1, int(env("FUTURE_L1_JUDGE_CONCURRENCY") or 4)),
+            temperature=_env_number("FUTURE_L1_JUDGE_TEMPERATURE", 0.0, float, low=0.0),
+            max_tokens=_env_number("FUTURE_L1_JUDGE_MAX_TOKENS", 1024, int, low=1),
+            timeout_s=_env_number(
+                "FUTURE_L1_JUDGE_TIMEOUT", _env_number("FUTURE_L1_JUDGE_TIMEOUT_S", 120.0, float), float, low=1e-3
+            ),
+            attempts=_env_number("FUTURE_L1_JUDGE_ATTEMPTS", 4, int, low=1),
+            backoff_s=_env_number("FUTURE_L1_JUDGE_BACKOFF", 1.0, float, low=0.0),
+            concurrency=_env_number("FUTURE_L1_JUDGE_CONCURRENCY", 4, int, low=1),
             text_only=(env("FUTURE_L1_JUDGE_TEXT_ONLY") or "0").lower() in {"1", "true", "yes"},
             cache=(env("FUTURE_L1_JUDGE_CACHE") or "1").lower() not in {"0", "false", "no"},
         )
@@ -113,6 +129,107 @@ class JudgeConfig:
         }
 
 
+def _env_number(name: str, default, kind, low: float | None = None):
+    """A numeric FUTURE_L1_JUDGE_* variable; a malformed or out-of-range value raises a ValueError naming it."""
+    text = (os.environ.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a valid {kind.__name__}") from None
+    if (isinstance(value, float) and not math.isfinite(value)) or (low is not None and value < low):
+        raise ValueError(f"{name}={text!r} is out of range (must be a finite number >= {low})")
+    return value
+
+
+class JudgeRole(BaseModel):
+    """A judge role as written in a suite's `judges:` block (validated; unknown keys and secrets are refused).
+
+    provider `offline` (the default without base_url) = the embedded rubric judge; `openai` = any OpenAI-compatible
+    endpoint, which needs `base_url` and a pinned `model`. The API key is never part of a role: it comes from
+    FUTURE_L1_JUDGE_API_KEY, so that suite files, run directories and logs can be shared."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Literal["offline", "openai"] | None = None
+    base_url: str | None = None
+    model: str | None = None
+    temperature: float = Field(0.0, ge=0.0, le=2.0, allow_inf_nan=False)
+    max_tokens: int = Field(1024, ge=1, le=1_000_000)
+    timeout_s: float = Field(120.0, gt=0.0, le=86_400.0, allow_inf_nan=False)
+    attempts: int = Field(4, ge=1, le=50)
+    backoff_s: float = Field(1.0, ge=0.0, le=3600.0, allow_inf_nan=False)
+    concurrency: int = Field(4, ge=1, le=1024)
+    text_only: bool = False
+    cache: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data):
+        if isinstance(data, dict):
+            for key in data:
+                if isinstance(key, str) and SECRET_FIELD.search(key):
+                    raise ValueError(
+                        f"`{key}` does not belong in a suite file (it would be copied into the run directory); "
+                        "export FUTURE_L1_JUDGE_API_KEY instead"
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JudgeRole:
+        provider = self.provider or ("openai" if self.base_url else "offline")
+        if provider == "offline" and (self.base_url or self.model):
+            raise ValueError("provider 'offline' is the embedded rubric judge: leave out base_url and model")
+        if provider == "openai":
+            if not self.base_url or not re.match(r"^https?://[^/\s]+", self.base_url):
+                raise ValueError("provider 'openai' needs base_url: http(s)://host[:port]/v1")
+            if not self.model:
+                raise ValueError("provider 'openai' needs `model:` (pin the judge model: results depend on it)")
+        object.__setattr__(self, "provider", provider)
+        return self
+
+    def to_config(self, api_key: str | None = None) -> JudgeConfig:
+        """The runtime config; the key comes from the argument or FUTURE_L1_JUDGE_API_KEY, never from the suite."""
+        base_url = (self.base_url or "").strip().rstrip("/") or None
+        if base_url and base_url.endswith("/chat/completions"):
+            base_url = base_url[: -len("/chat/completions")]
+        return JudgeConfig(
+            base_url=base_url if self.provider == "openai" else None,
+            model=self.model or RUBRIC_MODEL,
+            api_key=api_key or os.environ.get("FUTURE_L1_JUDGE_API_KEY") or "EMPTY",
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+            attempts=self.attempts,
+            backoff_s=self.backoff_s,
+            concurrency=self.concurrency,
+            text_only=self.text_only,
+            cache=self.cache,
+        )
+
+
+_active: JudgeConfig | None = None
+
+
+@contextlib.contextmanager
+def active_config(config: JudgeConfig | None) -> Iterator[None]:
+    """Make `config` the judge of the tasks for the duration (a harness passes a suite's role in-process).
+
+    Process-wide on purpose: lmms-eval calls `process_results` from its own thread pool. None = the environment."""
+    global _active
+    saved, _active = _active, config
+    try:
+        yield
+    finally:
+        _active = saved
+
+
+def current_config() -> JudgeConfig:
+    """The judge the tasks use now: the active role if a harness set one, else FUTURE_L1_JUDGE_* variables."""
+    return _active if _active is not None else JudgeConfig.from_env()
+
+
 @dataclass
 class Verdict:
     cot: int
@@ -132,14 +249,19 @@ def coerce_scores(score) -> tuple[int, int]:
         elif isinstance(x, bool):
             return
         elif isinstance(x, (int, float)):
-            found.append(round(x))
+            number(float(x))
         elif isinstance(x, str):
             with contextlib.suppress(ValueError):
-                found.append(round(float(x.strip())))
+                number(float(x.strip()))
+
+    def number(x: float) -> None:
+        if not math.isfinite(x):  # NaN / inf cannot be rounded; a judge that sends one failed
+            raise JudgeAnswerError(f"judge score is not a finite number: {score!r}"[:300])
+        found.append(round(x))
 
     walk(score)
     if len(found) < 2:
-        raise JudgeAnswerError(f"judge 'score' holds fewer than two numbers: {score!r}")
+        raise JudgeAnswerError(f"judge 'score' holds fewer than two numbers: {score!r}"[:300])
     pair = (int(found[0]), int(found[1]))
     if not all(SCORE_RANGE[0] <= s <= SCORE_RANGE[1] for s in pair):
         raise JudgeAnswerError(f"judge scores {list(pair)} out of range {list(SCORE_RANGE)}")
@@ -147,15 +269,17 @@ def coerce_scores(score) -> tuple[int, int]:
 
 
 def parse_verdict(content: str | None) -> Verdict:
+    if content is not None and not isinstance(content, str):
+        raise JudgeAnswerError(f"judge message content is not text: {type(content).__name__}")
     if not content or not content.strip():
         raise JudgeAnswerError("judge returned an empty message")
     try:
         obj = json.loads(content)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         match = re.search(r"\{.*\}", content, re.DOTALL)  # tolerate ```json fences / chatter around the object
         try:
             obj = json.loads(match.group(0)) if match else None
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             obj = None
     if not isinstance(obj, dict) or "score" not in obj:
         raise JudgeAnswerError(f"judge did not return a JSON object with 'score': {content[:200]!r}")
@@ -167,7 +291,7 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, httpx.HTTPStatusError):
         code = exc.response.status_code
         return code in (408, 409, 429) or code >= 500
-    return isinstance(exc, (httpx.TransportError, JudgeAnswerError))
+    return isinstance(exc, (httpx.TransportError, httpx.TimeoutException, JudgeAnswerError))
 
 
 class Judge:
@@ -178,7 +302,6 @@ class Judge:
         self.base_url = base_url or config.base_url
         if self.base_url is None:
             raise ValueError("Judge needs a base URL; use get_judge() for the embedded rubric judge")
-        self._http = httpx.Client(timeout=config.timeout_s)
         self._slots = threading.BoundedSemaphore(config.concurrency)
 
     def cache_key(self, messages: list[dict]) -> str:
@@ -220,12 +343,22 @@ class Judge:
         )
         try:
             return retrying(self._call_once, messages)
+        except JudgeAnswerError as exc:
+            n = retrying.statistics.get("attempt_number", c.attempts)
+            raise JudgeAnswerError(f"{exc} ({n} attempt(s))") from exc
         except JudgeError:
             raise
         except httpx.HTTPStatusError as exc:
-            raise JudgeError(f"judge HTTP {exc.response.status_code} after {c.attempts} attempt(s)") from exc
+            code = exc.response.status_code
+            n = retrying.statistics.get("attempt_number", c.attempts)
+            if code in NOT_RETRIED:
+                hint = {401: "check FUTURE_L1_JUDGE_API_KEY", 403: "check FUTURE_L1_JUDGE_API_KEY and its rights",
+                        404: "check the judge base_url (…/v1) and model"}.get(code, "check the judge settings")  # fmt: skip
+                raise JudgeError(f"judge HTTP {code}, not retried ({hint})") from exc
+            raise JudgeError(f"judge HTTP {code} after {n} attempt(s)") from exc
         except httpx.TimeoutException as exc:
-            raise JudgeError(f"judge timed out after {c.timeout_s:g} s ({c.attempts} attempt(s))") from exc
+            n = retrying.statistics.get("attempt_number", c.attempts)
+            raise JudgeError(f"judge timed out after {c.timeout_s:g} s ({n} attempt(s))") from exc
         except httpx.HTTPError as exc:
             raise JudgeError(f"judge unreachable at {self.base_url}: {type(exc).__name__}: {exc}") from exc
 
@@ -235,13 +368,22 @@ class Judge:
                 "response_format": {"type": "json_object"}}  # fmt: skip
         headers = {"Authorization": f"Bearer {c.api_key}"}
         with self._slots:
-            response = self._http.post(f"{self.base_url}/chat/completions", json=body, headers=headers)
+            response = asyncio.run(_post_with_deadline(f"{self.base_url}/chat/completions", body, headers, c.timeout_s))
         response.raise_for_status()
         try:
             content = response.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise JudgeAnswerError(f"not an OpenAI chat-completions response: {response.text[:200]!r}") from exc
         return parse_verdict(content)
+
+
+async def _post_with_deadline(url: str, body: dict, headers: dict, deadline_s: float) -> httpx.Response:
+    """POST and read the whole reply within `deadline_s` in total (httpx alone bounds each read, not the call)."""
+    async with httpx.AsyncClient(timeout=deadline_s) as client:
+        try:
+            return await asyncio.wait_for(client.post(url, json=body, headers=headers), deadline_s)
+        except TimeoutError:
+            raise httpx.TimeoutException(f"no complete reply within {deadline_s:g} s") from None
 
 
 _judges: dict[JudgeConfig, Judge] = {}
@@ -261,7 +403,7 @@ def embedded_rubric_url() -> str:
 
 def get_judge(config: JudgeConfig | None = None) -> Judge:
     """The shared Judge for `config` (default: from the environment); thread-safe."""
-    config = config or JudgeConfig.from_env()
+    config = config or current_config()
     base_url = config.base_url or embedded_rubric_url()
     with _lock:
         judge = _judges.get(config)

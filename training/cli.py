@@ -1,9 +1,11 @@
-"""`future-l1 train …`: select (visual-gain curation), sft (latent-aligned SFT), validate (check a data file)."""
+"""`future-l1 train …`: select (visual-gain curation), sft (latent-aligned SFT), rl (LA-DAPO), validate (check a data
+file)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -29,6 +31,15 @@ def register(subparsers) -> None:
     sft.add_argument("--text-only", action="store_true", default=None, help="Text-only SFT baseline (λ=0, no frames).")
     sft.add_argument("--demo", action="store_true", help="Tiny model on the demo training set (fast, CPU).")
     sft.set_defaults(func=_sft)
+
+    rl = sub.add_parser("rl", help="LA-DAPO RL with latent rollouts (TRL GRPOTrainer) from an SFT checkpoint.")
+    rl.add_argument("--config", help="YAML of LADAPOConfig / GRPOConfig keys (training/configs/rl_paper.yaml).")
+    rl.add_argument("--output-dir", help="Overrides output_dir.")
+    rl.add_argument("--max-steps", type=int, help="Overrides max_steps.")
+    rl.add_argument("--resume", action="store_true", help="Resume from the last checkpoint-N in the output folder.")
+    rl.add_argument("--demo", action="store_true", help="Demo SFT model on the demo RL set (minutes, CPU).")
+    rl.add_argument("--no-curves", action="store_true", help="Do not render rl_curves.png at the end.")
+    rl.set_defaults(func=_rl)
 
     val = sub.add_parser("validate", help="Check a Future-L1-50K/TwiFF file: every bad record with its reason.")
     val.add_argument("data")
@@ -70,6 +81,32 @@ def _sft(args) -> int:
         cfg = load_config(args.config, output_dir=args.output_dir, **overrides)
     out = run_sft(cfg)
     print(f"checkpoint written to {out}")
+    return 0
+
+
+def _rl(args) -> int:
+    import subprocess
+    import sys
+
+    from future_l1.training.rl.config import load_rl_config
+    from future_l1.training.rl.run import demo_config, run_rl
+
+    overrides = {"max_steps": args.max_steps}
+    if args.demo:  # the demo recipe; a --config YAML given too overrides its keys
+        import yaml
+
+        extra = (yaml.safe_load(Path(args.config).read_text()) or {}) if args.config else {}
+        extra.update({k: v for k, v in overrides.items() if v})
+        cfg = demo_config(args.output_dir or "future-l1-demo-rl", **extra)
+    elif not args.config:
+        print("error: pass --config cfg.yaml (or --demo)")
+        return 2
+    else:
+        cfg = load_rl_config(args.config, output_dir=args.output_dir, **overrides)
+    out = run_rl(cfg, resume=args.resume)
+    print(f"checkpoint written to {out}")
+    if not args.no_curves and cfg.process_index == 0:  # the reports layer renders; training does not import it
+        subprocess.run([sys.executable, "-m", "future_l1.reports.training_curves", str(out)], check=False)
     return 0
 
 

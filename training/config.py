@@ -98,21 +98,31 @@ class LatentSFTConfig(TrainingArguments):
         super().__post_init__()
 
     def resolved_system_prompt(self) -> str | None:
-        if self.system_prompt in (None, "", "none"):
-            return None
-        if self.system_prompt == "future_l1":
-            from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
-
-            return FUTURE_L1_SYSTEM_PROMPT
-        return self.system_prompt
+        return resolve_system_prompt(self.system_prompt)
 
 
-def load_config(path: str | None = None, **overrides) -> LatentSFTConfig:
-    """A config from a YAML file (any LatentSFTConfig / TrainingArguments key) plus keyword overrides."""
+def resolve_system_prompt(value: str | None) -> str | None:
+    """`future_l1` names the paper's system prompt; empty or `none` means no system turn; anything else is literal."""
+    if value in (None, "", "none"):
+        return None
+    if value == "future_l1":
+        from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
+
+        return FUTURE_L1_SYSTEM_PROMPT
+    return value
+
+
+def parse_config(cls: type, path: str | None = None, **overrides):
+    """A `cls` (a TrainingArguments dataclass) from a YAML file plus keyword overrides; unknown keys are refused."""
     import yaml
     from transformers import HfArgumentParser
 
     values = yaml.safe_load(Path(path).read_text()) if path else {}
     values = {**(values or {}), **{k: v for k, v in overrides.items() if v is not None}}
-    (cfg,) = HfArgumentParser(LatentSFTConfig).parse_dict(values, allow_extra_keys=False)
+    (cfg,) = HfArgumentParser(cls).parse_dict(values, allow_extra_keys=False)
     return cfg
+
+
+def load_config(path: str | None = None, **overrides) -> LatentSFTConfig:
+    """A config from a YAML file (any LatentSFTConfig / TrainingArguments key) plus keyword overrides."""
+    return parse_config(LatentSFTConfig, path, **overrides)

@@ -1,4 +1,4 @@
-"""Readers and validators for Future-L1-50K / TwiFF SFT records (official-code-spec §5.1).
+"""Readers and validators for Future-L1-50K / TwiFF SFT records (official-code-spec §5.1–5.2).
 
 Two record forms are accepted, told apart per record:
 
@@ -9,10 +9,29 @@ Two record forms are accepted, told apart per record:
 Both carry `conversations` = [human turn with `<image>` placeholders, gpt turn "THOUGHT 1: … <image> THOUGHT 2: …"]
 and `answer`. A file is a JSON list or JSON lines.
 
-Deviation from the official loader: it drops surplus `<image>` placeholders with a warning and trains on the rest;
-we reject such a record (named, with the reason), because a placeholder without its frame silently changes the
-reasoning trace. Every bad record is reported as `BadRecord(index, id, reason)`; with `allow_bad=True` the good
-records still load.
+As the authors' SFT loaders (`src/dataset/twiff_sft_dataset.py`, `future_l1_dataset.py`) convert a record:
+- Gpt turn: split at each `<image>`; in every text piece each `THOUGHT <digits>:` marker (upper case, one space, any
+  whitespace after the colon) is deleted wherever it occurs, then the piece is stripped; empty pieces give no
+  `<reason>` block (`clean_thought`). `"THOUGHT 1: a. THOUGHT 2: b. <image>"` gives the reason `a. b.`.
+- A Format A record that lists no frames at all is skipped.
+
+Deviations, on purpose (README "Where we deviate"):
+- The human text keeps its whitespace around `<image>` markers. The authors' loaders strip every piece between
+  markers and drop empty ones (`"frame_1: <image>\nframe_2: <image>\nWhat next?"` becomes `frame_1:`, frame,
+  `frame_2:`, frame, `What next?` with nothing in between), while the evaluation prompt they score with keeps
+  `\n` + question after the visuals: a train/evaluation layout mismatch. Measured on the demo model: trained on
+  stripped text, it opened 12 of 24 FutureBench answers in the Future-L1 format instead of at least 20.
+  `normalize_question` gives the authors' layout, for comparison.
+- A human turn without `<image>` markers gets its question frames before the text (the layout of the evaluation
+  adapter and of the authors' RL loader); the authors' SFT loader silently trains such a record without its
+  question frames.
+- An empty answer rejects the record; the authors train it without an `<answer>` block, which teaches the model to
+  stop without answering (a format failure for every FutureBench/TwiFF parser and for the RL format reward).
+- A count mismatch between `<image>` markers and listed frames, in either turn, rejects the record; the authors drop
+  surplus markers (or ignore surplus frames) with a warning and train on the rest, which silently changes the
+  reasoning trace.
+- The answer is stripped in both formats (the authors strip it in Format A only).
+Every bad record is reported as `BadRecord(index, id, reason)`; with `allow_bad=True` the good records still load.
 """
 
 from __future__ import annotations
@@ -31,7 +50,7 @@ from future_l1.training.frames import POOL_SIZE, FrameCache
 log = logging.getLogger(__name__)
 
 PLACEHOLDER = "<image>"
-THOUGHT_PREFIX = re.compile(r"^\s*THOUGHT\s*\d+\s*:\s*", re.IGNORECASE)
+THOUGHT_MARKER = re.compile(r"THOUGHT \d+:\s*")  # the authors' rule: case-sensitive, anywhere in a piece
 HUMAN_ROLES = {"human", "user"}
 GPT_ROLES = {"gpt", "assistant"}
 
@@ -55,8 +74,8 @@ class SFTRecord:
     """One training example, resolved: which frames, which texts. Frames are decoded on demand (`load_frames`)."""
 
     id: str
-    question: str  # human text; `<image>` marks where each question frame goes
-    thoughts: list[str]  # len(reasoning frames) + 1 text pieces of the gpt turn, "THOUGHT n:" stripped
+    question: str  # human text as written; `<image>` marks where each question frame goes
+    thoughts: list[str]  # len(reasoning frames) + 1 text pieces of the gpt turn, cleaned by `clean_thought`
     answer: str
     question_frames: list[int | Path]  # Format A: 0-based pool slots; Format B: image paths
     reasoning_frames: list[int | Path]
@@ -112,9 +131,11 @@ def parse_record(raw: Any, index: int, root: Path) -> SFTRecord:
     n_r = gpt.count(PLACEHOLDER)
     if n_r != len(r_frames):
         raise ValueError(f"gpt turn has {n_r} <image> placeholders but `reasoning_image` lists {len(r_frames)} frames")
-    if not n_q:  # no markers: the frames go before the question, as the official loaders do
+    if raw.get("video") and not q_frames and not r_frames:
+        raise ValueError("lists no frames (`image` and `reasoning_image` are empty); the official loader skips it")
+    if not n_q:  # no markers: the frames go before the question (eval adapter layout; deviation, module docstring)
         human = PLACEHOLDER * len(q_frames) + human
-    thoughts = [THOUGHT_PREFIX.sub("", piece).strip() for piece in gpt.split(PLACEHOLDER)]
+    thoughts = [clean_thought(piece) for piece in gpt.split(PLACEHOLDER)]
     meta = {k: raw[k] for k in ("gain", "correct_in_8_base", "correct_in_8_hint", "meta_data") if k in raw}
 
     if raw.get("video"):
@@ -126,6 +147,21 @@ def parse_record(raw: Any, index: int, root: Path) -> SFTRecord:
                          video=video, meta=meta)  # fmt: skip
     paths = [_image_path(p, root) for p in [*q_frames, *r_frames]]
     return SFTRecord(rid, human, thoughts, answer, paths[: len(q_frames)], paths[len(q_frames) :], meta=meta)
+
+
+def normalize_question(text: str) -> str:
+    """The human text as the authors' SFT loaders lay it out (not used for training, see the module docstring): pieces
+    between `<image>` markers stripped, empty ones dropped, nothing in between (`"a: <image>\n b"` -> `"a:<image>b"`)."""
+    pieces = text.split(PLACEHOLDER)
+    out = pieces[0].strip()
+    for piece in pieces[1:]:
+        out += PLACEHOLDER + piece.strip()
+    return out
+
+
+def clean_thought(piece: str) -> str:
+    """One text piece of the gpt turn with every `THOUGHT n:` marker deleted, stripped (the authors' rule)."""
+    return THOUGHT_MARKER.sub("", piece.strip()).strip()
 
 
 def _turns(conversations: Any) -> tuple[str, str]:

@@ -8,6 +8,12 @@ gives 2 tokens and a square one 4.
 
 Labels (spec §2.3): everything up to and including `<|im_start|>assistant\n` is masked, and so are padding and every
 `<|latent|>`; `<|latent_start|>`, `<|latent_end|>`, the tags, `<|im_end|>` and newlines are supervised.
+Deviation: the authors mask only through `<|im_start|>assistant` and supervise the `\n` after it. That `\n` belongs
+to the generation prompt (`add_generation_prompt` writes it), so the model never predicts it; supervising it only
+adds one constant target per sample to the CE mean. We mask it.
+Text-only baseline (`text_only=True`): the same gpt turn without its latent spans, the cleaned pieces joined with
+newlines in one `<reason>` block, as the authors' `cot` mode joins them. Deviation: their `cot` mode reads a record's
+separate `cot` field when it has one; we keep the gpt turn, so the two arms differ only in the latent spans.
 We build the latent text directly instead of the official rewrite of `<|vision_start|><|image_pad|>…` in a second
 processor pass; the result is the same token layout with one processor call less.
 """
@@ -31,7 +37,7 @@ def assistant_text(record: SFTRecord, span_lengths: list[int] | None) -> str:
     """The target text of the assistant turn; `span_lengths=None` gives the text-only baseline (no latent spans)."""
     pieces = [p for p in record.thoughts]
     if span_lengths is None:
-        reason = " ".join(p for p in pieces if p)
+        reason = "\n".join(p for p in pieces if p)
         return (f"<reason>{reason}</reason>\n" if reason else "") + f"<answer>{record.answer}</answer>"
     out = []
     for i, piece in enumerate(pieces):

@@ -8,6 +8,8 @@ Video resolution follows the official rule: an absolute path is used as is; a pa
 re-rooted at the clip folder (the part after it); anything else is taken relative to the clip folder. Deviation:
 the official code raises on a missing clip, which aborts the whole lmms-eval run; we keep the path, the model adapter
 reports the missing file per sample, and `future-l1 data check futurebench` lists every missing clip up front.
+Likewise a malformed record (no `qa`, `qa` not an object, `Options` not an object, an answer outside A-D, not an
+object at all) keeps its doc_id and carries `data_error`; scoring counts it in `n_errors` (never silently wrong).
 """
 
 from __future__ import annotations
@@ -33,14 +35,23 @@ def resolve_video(raw: str, video_dir: Path) -> Path:
     return video_dir / raw.lstrip("/")
 
 
-def load_records(data_dir: Path) -> list[dict]:
-    """The raw records, in file order (doc_id = position)."""
+class DataError(ValueError):
+    """The benchmark data cannot be used at all (not one record): one clear message naming the file and the fix."""
+
+
+def load_records(data_dir: Path) -> list:
+    """The raw records, in file order (doc_id = position); a file that is not a list of records raises DataError."""
     json_path = data_dir / JSON_NAME
     if json_path.is_file():
-        records = json.loads(json_path.read_text())
+        try:
+            records = json.loads(json_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{json_path} is not valid JSON ({exc}); re-download it") from None
         if isinstance(records, dict):  # tolerate {"test": [...]} / {"data": [...]} wrappers
             records = records.get("test") or records.get("data") or []
-        return list(records)
+        if not isinstance(records, list):
+            raise DataError(f"{json_path} must hold a JSON list of records, got {type(records).__name__}")
+        return records
     if (data_dir / "dataset_dict.json").is_file() or (data_dir / "dataset_info.json").is_file():
         loaded = datasets.load_from_disk(str(data_dir))
         if isinstance(loaded, datasets.DatasetDict):
@@ -52,27 +63,66 @@ def load_records(data_dir: Path) -> list[dict]:
     )
 
 
+def record_problems(rec) -> list[str]:
+    """What makes a record unscorable, in words (empty when it is fine); shared with `future-l1 data check`."""
+    if not isinstance(rec, dict):
+        return [f"record is not an object (got {type(rec).__name__})"]
+    qa = rec.get("qa")
+    if not isinstance(qa, dict):
+        return ["missing 'qa' object" if qa is None else f"'qa' must be an object, got {type(qa).__name__}"]
+    problems = []
+    question = qa.get("Question")
+    if not isinstance(question, str) or not question.strip():
+        problems.append("empty qa.Question" if question in (None, "") else "qa.Question is not text")
+    options = qa.get("Options")
+    if not isinstance(options, dict):
+        problems.append(f"qa.Options must be an object {{A: …, D: …}}, got {type(options).__name__}")
+    else:
+        missing = [
+            k for k in "ABCD" if not isinstance(options.get(k), (str, int, float)) or not str(options[k]).strip()
+        ]
+        if missing:
+            problems.append(f"qa.Options missing {missing}")
+    if not isinstance(qa.get("Answer"), str) or qa["Answer"].strip().upper() not in ("A", "B", "C", "D"):
+        problems.append(f"qa.Answer {qa.get('Answer')!r} is not one of A-D"[:200])
+    if not isinstance(rec.get("video_path"), str) or not rec["video_path"].strip():
+        problems.append("missing video_path")
+    return problems
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def to_doc(doc_id: int, rec, video_dir: Path) -> dict:
+    """One lmms-eval doc. A broken record keeps its place (doc_id) and carries `data_error`: the task scores it as a
+    counted error (`n_errors`) instead of aborting the run or scoring it silently wrong."""
+    problems = record_problems(rec)
+    rec = rec if isinstance(rec, dict) else {}
+    qa = rec.get("qa") if isinstance(rec.get("qa"), dict) else {}
+    options = qa.get("Options") if isinstance(qa.get("Options"), dict) else {}
+    video_path = _text(rec.get("video_path"))
+    return {
+        "doc_id": doc_id,
+        "id": _text(rec.get("id")),
+        "question_type": _text(rec.get("question_type")),
+        "video_path": video_path,
+        "video": str(resolve_video(video_path, video_dir)) if video_path.strip() else "",
+        "qa": {
+            "Question": _text(qa.get("Question")),
+            "Options": {k: _text(options.get(k)) for k in "ABCD"},
+            "Answer": _text(qa.get("Answer")),
+        },
+        "data_error": "; ".join(problems),
+    }
+
+
 def load_futurebench(data_dir: Path | None = None) -> datasets.Dataset:
     data_dir = Path(data_dir) if data_dir is not None else settings.futurebench_dir()
     video_dir = settings.futurebench_video_dir(data_dir)
-    rows = []
-    for doc_id, rec in enumerate(load_records(data_dir)):
-        qa = rec.get("qa") or {}
-        options = qa.get("Options") or {}
-        rows.append(
-            {
-                "doc_id": doc_id,
-                "id": str(rec.get("id", "")),
-                "question_type": str(rec.get("question_type", "")),
-                "video_path": str(rec.get("video_path", "")),
-                "video": str(resolve_video(str(rec.get("video_path", "")), video_dir)),
-                "qa": {
-                    "Question": str(qa.get("Question", "")),
-                    "Options": {k: str(options.get(k, "")) for k in "ABCD"},
-                    "Answer": str(qa.get("Answer", "")),
-                },
-            }
-        )
+    rows = [to_doc(doc_id, rec, video_dir) for doc_id, rec in enumerate(load_records(data_dir))]
+    if not rows:
+        raise DataError(f"no FutureBench records in {data_dir}; check {settings.FUTUREBENCH_ENV}")
     return datasets.Dataset.from_list(rows)
 
 

@@ -6,7 +6,9 @@ Future-L1 system prompt goes in the chat `system` role (`doc_to_messages`), the 
 
 Deviation (a fix): the official task emits only `future_acc` and merely logs per-hop accuracies; we store per-split
 accuracies and counts (hop1, hop2, hop3, interp = hop5 in the data), a strict-format accuracy and the error count in
-results.json. `future_acc` is the micro accuracy over all samples, the paper's AVG column.
+results.json. `future_acc` is the micro accuracy over all samples, the paper's AVG column. A malformed record
+(`data_error`, see data.py) or a model-side error is scored wrong AND counted in `n_errors`. A split without samples
+has no accuracy (None, shown as "no score"), not 0.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def doc_to_target(doc: dict) -> str:
 
 def _record(doc: dict, response: str, parse, parse_strict) -> dict:
     answer = str(doc["qa"]["Answer"]).strip().upper()
-    error = model_error(response)
+    error = f"data: {doc['data_error']}" if doc.get("data_error") else model_error(response)
     pred = "" if error else parse(response)
     pred_strict = "" if error else parse_strict(response)
     return {
@@ -100,9 +102,9 @@ def future_acc_strict(records: list[dict]) -> float:
     return pct(sum(r["correct_strict"] for r in records), len(records))
 
 
-def _split_acc(records: list[dict], split: str) -> float:
+def _split_acc(records: list[dict], split: str) -> float | None:
     chosen = [r for r in records if r["split"] == split]
-    return pct(sum(r["correct"] for r in chosen), len(chosen))
+    return pct(sum(r["correct"] for r in chosen), len(chosen)) if chosen else None
 
 
 def _split_n(records: list[dict], split: str) -> int:

@@ -53,7 +53,7 @@ def doc_to_visual(doc: dict) -> list:
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
     kwargs = lmms_eval_specific_kwargs or {}
     pre, post = (kwargs.get("pre_prompt") or "").strip(), (kwargs.get("post_prompt") or "").strip()
-    question = re.sub(r"<image>\s*", "", doc["question"]).strip()
+    question = re.sub(r"<image>\s*", "", doc.get("question") or "").strip()  # a null question: see data_error
     parts = [TWIFF_COT_PROMPT, ""] + ([pre, ""] if pre else []) + [question] + (["", post] if post else [])
     return "\n".join(parts)
 
@@ -121,15 +121,17 @@ def process_results(doc: dict, results: list) -> dict:
     record = {"doc_id": -1, "id": "", "category": None, "cot": None, "answer_score": None, "judged": False,
               "error": None, "judge": None, "latent_spans": [], "pred_answer": "", "judge_reasoning": ""}  # fmt: skip
     try:
-        from future_l1.tasks.judge import JudgeConfig, get_judge
+        from future_l1.tasks.judge import current_config, get_judge
 
         record.update(doc_id=int(doc.get("doc_id", -1)), category=_category(doc))
         record["id"] = str(doc.get("id") or doc.get("video") or record["doc_id"])
         response = first_response(results)
-        config = JudgeConfig.from_env()
+        config = current_config()  # the suite's role when future-l1 run set one, else FUTURE_L1_JUDGE_*
         record["judge"] = config.public()
         error = model_error(response)
-        if error:
+        if doc.get("data_error"):
+            record["error"] = f"data: {doc['data_error']}"
+        elif error:
             record["error"] = f"model: {error}"
         else:
             record["latent_spans"] = latent_spans(response)
@@ -144,8 +146,9 @@ def process_results(doc: dict, results: list) -> dict:
 
 
 # --- aggregations ----------------------------------------------------------------------------------------------
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
+# With no judged sample there is no score: None (shown as "no score"), never a measured-looking 0.
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def _judged(records):
@@ -161,7 +164,8 @@ def twiff_answer(records):
 
 
 def twiff_avg(records):
-    return (twiff_cot(records) + twiff_answer(records)) / 2
+    cot, answer = twiff_cot(records), twiff_answer(records)
+    return None if cot is None or answer is None else (cot + answer) / 2
 
 
 def twiff_cot_failzero(records):
@@ -173,7 +177,8 @@ def twiff_answer_failzero(records):
 
 
 def twiff_avg_failzero(records):
-    return (twiff_cot_failzero(records) + twiff_answer_failzero(records)) / 2
+    cot, answer = twiff_cot_failzero(records), twiff_answer_failzero(records)
+    return None if cot is None or answer is None else (cot + answer) / 2
 
 
 def n_judged(records):

@@ -20,11 +20,11 @@ def test_two_process_torchrun_matches_one_process(tmp_path: Path) -> None:
         env=child_env(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # two processes on a shared 2-core machine
     )
     assert multi.returncode == 0, multi.stderr[-4000:]
     one, two = only_run_dir(tmp_path / "one"), only_run_dir(tmp_path / "two")
-    assert one.name == two.name  # the run id depends on the suite only
+    assert one.name == two.name  # the run id depends on the inputs (suite, data, checkpoints), not on world size
     assert results_of(two) == results_of(one)
     for entry, samples in samples_of(two).items():
         assert sorted(s["doc_id"] for s in samples) == [s["doc_id"] for s in samples_of(one)[entry]]

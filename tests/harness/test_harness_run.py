@@ -171,4 +171,4 @@ def test_run_id_options(tmp_path: Path) -> None:
     changed["tasks"][0]["limit"] = 3
     suite.write_text(yaml.safe_dump(changed))
     clash = run_cli("run", str(suite), "--runs-dir", str(runs), "--run-id", "mine")
-    assert clash.returncode == 2 and "different suite" in clash.stderr
+    assert clash.returncode == 2 and "different inputs" in clash.stderr and "the suite" in clash.stderr

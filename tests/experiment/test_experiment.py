@@ -1,0 +1,121 @@
+"""`future-l1 experiment latent-vs-text`: the toy VEP task, its data in both schemas, determinism, and the quick mode
+end to end (data → SFT → harness → report), as CI runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from future_l1.tasks import toy_vep
+
+
+def test_items_are_deterministic_unambiguous_and_answer_from_the_future_frame():
+    for split in ("train", "val", "test"):
+        for i in range(20):
+            item = toy_vep.make_item(split, i)
+            again = toy_vep.make_item(split, i)
+            assert item.seed == again.seed and np.array_equal(item.frames, again.frames)
+            x, y = item.positions[toy_vep.TARGET]
+            assert min(abs(x - 32), abs(y - 32)) >= toy_vep.MARGIN
+            assert item.answer == "ABCD"[toy_vep.quadrant(x, y)]
+            # the answer is visible in the future frame: the ball's pixels lie in the answer's quadrant
+            ys, xs = np.nonzero(item.frames[toy_vep.TARGET].sum(-1) > 3 * 200)
+            assert toy_vep.quadrant(float(xs.mean()), float(ys.mean())) == "ABCD".index(item.answer)
+    seeds = {s: {toy_vep.make_item(s, i).seed for i in range(50)} for s in ("train", "val", "test")}
+    assert not seeds["train"] & seeds["val"] and not seeds["train"] & seeds["test"] and not seeds["val"] & seeds["test"]
+
+
+def test_answers_need_the_dynamics():
+    """Neither "the ball stays where it is" nor straight-line extrapolation without bounces solves the task."""
+    items = [toy_vep.make_item("val", i) for i in range(200)]
+    stay = np.mean([toy_vep.quadrant(*it.positions[toy_vep.OBSERVED[-1]]) == "ABCD".index(it.answer) for it in items])
+    assert stay < 0.4
+    assert {it.split for it in items} == {"hop1", "hop2", "hop3"}
+    letters = [it.answer for it in items]
+    assert max(letters.count(c) for c in "ABCD") / len(letters) < 0.35  # near-uniform gold letters
+
+
+def test_eval_set_is_futurebench_and_training_records_are_future_l1_50k(tmp_path):
+    from future_l1.tasks.futurebench.data import load_futurebench
+    from future_l1.training.data import load_records
+    from future_l1.training.frames import FrameCache
+    from future_l1.training.toy_data import build_train_set
+
+    eval_dir = toy_vep.build_eval_set(tmp_path / "val", "val", 6, progress=False)
+    docs = load_futurebench(eval_dir)
+    assert len(docs) == 6 and set(docs["question_type"]) <= {"hop1", "hop2", "hop3"}
+    assert docs[0]["qa"]["Options"] == dict(toy_vep.OPTIONS)
+    from future_l1.model.inputs import read_video
+
+    frames, _ = read_video(docs[0]["video"])
+    item = toy_vep.make_item("val", 0)
+    assert frames.shape[0] == 4 and np.array_equal(frames[0], frames[1])  # each snapshot held for two frames
+    assert np.abs(frames[2].astype(int) - item.frames[toy_vep.OBSERVED[1]]).max() <= 2  # lossless up to YUV
+
+    train = build_train_set(tmp_path / "train", 4, progress=False)
+    loaded = load_records(train)
+    assert not loaded.bad and len(loaded.records) == 4
+    rec = loaded.records[0]
+    q, r = rec.load_frames(FrameCache())
+    item = toy_vep.make_item("train", 0)
+    assert len(q) == 2 and len(r) == 1 and rec.answer == item.answer
+    assert np.abs(r[0].astype(int) - item.frames[toy_vep.TARGET]).max() <= 2  # the reasoning frame = the answer frame
+    assert rec.thoughts == [toy_vep.REASON, ""]
+    # the training prompt is the evaluation prompt (futurebench_future_l1 doc_to_text) exactly: the SFT loader keeps
+    # the whitespace around <image> markers (a documented deviation), so train and evaluation layouts agree
+    from future_l1.tasks.futurebench.scoring import doc_to_text
+    from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
+
+    text = doc_to_text(docs[0], {"pre_prompt": "", "post_prompt": FUTUREBENCH_FUTURE_L1_POST_PROMPT})
+    assert rec.question == "<image><image>" + text
+
+
+def _weights_hash(ckpt: Path) -> str:
+    return hashlib.sha256((ckpt / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_sft_is_bit_reproducible_and_the_variants_differ(tmp_path):
+    from future_l1.harness import experiment as exp
+
+    s = exp.Settings(n_train=8, n_val=4, n_test=4, seeds=(0,), steps=2, batch_size=2)
+    train_file, _ = exp.prepare_data(tmp_path / "a", s, "val")
+    first = exp.train(tmp_path / "a", s, "latent", 0, train_file)
+    second = exp.train(tmp_path / "b", s, "latent", 0, train_file)
+    text = exp.train(tmp_path / "a", s, "text", 0, train_file)
+    assert _weights_hash(first) == _weights_hash(second)
+    assert _weights_hash(first) != _weights_hash(text)
+    summary = json.loads((first / "sft_summary.json").read_text())
+    assert any(h.get("latent_tokens", 0) > 0 for h in summary["history"])  # latent SFT saw latent targets
+    text_summary = json.loads((text / "sft_summary.json").read_text())
+    assert all(h.get("latent_tokens", 0) == 0 for h in text_summary["history"])
+    assert json.loads((first / "config.json").read_text())["fixed_latent_budget"] is True
+
+
+def test_quick_mode_end_to_end(tmp_path, capsys):
+    """The CI mode: every stage runs through the product (SFT, harness runs, report, paired comparisons)."""
+    from future_l1.harness.cli import main
+
+    assert main(["experiment", "latent-vs-text", "--quick", "--split", "test", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "(a) latent SFT" in printed and "McNemar" in printed
+    (report_dir,) = (tmp_path / "report").iterdir()
+    result = json.loads((report_dir / "result.json").read_text())
+    assert set(result["accuracy"]) == {"latent", "text", "latent_off", "answer_prior"}
+    n = result["settings"]["n_test"]
+    assert all(a["n"] == n for a in result["accuracy"].values())
+    pairs = {(c["model_a"], c["model_b"]) for c in result["comparisons"] if c["split"] == "all"}
+    assert pairs == {("text_s0", "latent_s0"), ("latent_off_s0", "latent_s0")}
+    for c in result["comparisons"]:
+        assert 0.0 <= c["p_value"] <= 1.0 and c["n_shared"] > 0
+    assert (report_dir / "report.html").is_file() and (report_dir / "experiment.md").is_file()
+    # each run directory holds one model, so `future-l1 report compare` works on any two of them
+    runs = result["runs"]
+    assert main(["report", "compare", runs["text"]["0"], runs["latent"]["0"]]) == 0
+    assert "McNemar" in capsys.readouterr().out
+    # resuming reuses every checkpoint and run: the same numbers again
+    assert main(["experiment", "latent-vs-text", "--quick", "--split", "test", "--out", str(tmp_path)]) == 0
+    again = json.loads((report_dir / "result.json").read_text())
+    assert again["accuracy"] == result["accuracy"] and again["comparisons"] == result["comparisons"]

@@ -1,0 +1,143 @@
+"""`LADAPOConfig`: TRL's `GRPOConfig` plus the LA-DAPO knobs, paper values as defaults (arXiv 2606.05769 App. B
+Table 9, Eq. 4–7, Table 5). Where the authors' scripts differ (official-code-spec §6.1–6.2), their value is one
+option away:
+
+| knob | paper (default) | authors' scripts |
+|---|---|---|
+| ctr_lambda (λ_c) | 0.2 | 1.0 (`*_ctr` modes) |
+| div_lambda (λ_d) | 0.1 | 0.0 (pinned in the YAML) |
+| ctr_pos_only | "paper" (Eq. 5 gives 1) | "authors" (s⁺/τ, up to 2) |
+| ctr_self_negative | False (Eq. 4: j ≠ i) | True |
+| latent_logprob_kappa | 0 (off) | 0.01 (vMF-style κ⟨h, z⟩) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from trl import GRPOConfig
+
+from future_l1.training.config import parse_config, resolve_system_prompt
+
+PAPER = "arXiv 2606.05769"
+
+
+@dataclass
+class LADAPOConfig(GRPOConfig):
+    model_name_or_path: str = field(default="", metadata={"help": f"The SFT checkpoint to start from ({PAPER} §3.3)."})
+    train_file: str = field(
+        default="",
+        metadata={"help": "RL data: EasyR1 rows {problem, answer, videos/images, problem_type} or TwiFF rows "
+                          "(JSON/JSONL), or 'demo' (official-code-spec §6.3)."},
+    )  # fmt: skip
+    max_records: int | None = field(default=None, metadata={"help": "Use only the first N rows (smoke runs)."})
+    system_prompt: str | None = field(
+        default="future_l1", metadata={"help": "'future_l1' (the Future-L1 system prompt), 'none', or the text."}
+    )
+    # reward (Eq. 7)
+    accuracy_weight: float = field(default=0.9, metadata={"help": f"λ_a of Eq. 7 (Table 9: 0.9). {PAPER}"})
+    format_weight: float = field(default=0.1, metadata={"help": f"λ_f of Eq. 7 (Table 9: 0.1). {PAPER}"})
+    ctr_lambda: float = field(
+        default=0.2, metadata={"help": "λ_c of Eq. 7, outcome-contrastive R_ctr (Table 5 best: 0.2; scripts 1.0)."}
+    )
+    div_lambda: float = field(
+        default=0.1, metadata={"help": "λ_d of Eq. 7, temporal diversity R_div (Table 5 best: 0.1; scripts 0.0)."}
+    )
+    ctr_temperature: float = field(default=0.5, metadata={"help": "τ of Eq. 5 (Table 9: 0.5)."})
+    ctr_pos_only: str = field(
+        default="paper",
+        metadata={"help": "R_ctr with no wrong rollout in the group: 'paper' = Eq. 5's value 1; 'authors' = s⁺/τ "
+                          "(unbounded by 1, official-code-spec §6.5)."},
+    )  # fmt: skip
+    ctr_self_negative: bool = field(
+        default=False,
+        metadata={"help": "Count a wrong rollout among its own negatives (authors' code); Eq. 4 says j ≠ i."},
+    )
+    format_mode: str = field(
+        default="both",
+        metadata={
+            "help": "R_fmt grammar (authors'): 'both' = (L R)+A or R(L R)+A; 'rfirst' = R(L R)+A only; "
+            "'any' (ours) = R/L blocks with ≥ 1 span, then A."
+        },
+    )
+    repetition_threshold: float = field(
+        default=0.5, metadata={"help": "Repetition score above which R_acc = −1 (authors' reward, §6.5)."}
+    )
+    # dynamic sampling (DAPO, Table 9)
+    dynamic_sampling: bool = field(
+        default=True, metadata={"help": "Keep only groups whose mean accuracy lies in [acc_low, acc_high] (Table 9)."}
+    )
+    acc_low: float = field(default=0.1, metadata={"help": "Lower bound of the kept mean accuracy (Table 9: 0.1)."})
+    acc_high: float = field(default=0.9, metadata={"help": "Upper bound of the kept mean accuracy (Table 9: 0.9)."})
+    max_sampling_tries: int = field(
+        default=20, metadata={"help": "Rollout rounds per batch before giving up on filling it (Table 9: 20)."}
+    )
+    oversample_factor: float = field(
+        default=2.0, metadata={"help": "On a retry, draw this many prompts per missing group (DAPO oversampling)."}
+    )
+    # latents (§3.3)
+    latent_logprob_kappa: float = field(
+        default=0.0,
+        metadata={"help": "κ of the optional latent log-prob κ·⟨h, z⟩ at latent steps (authors 0.01; 0 = off). "
+                          "Computed at the right positions (see trainer.py)."},
+    )  # fmt: skip
+    fused_logprobs: bool | None = field(
+        default=None,
+        metadata={"help": "Log-probs through TRL's fused (tiled) LM head; None = on CUDA only (on CPU one plain "
+                          "log-softmax is faster)."},
+    )  # fmt: skip
+    rollout_batch_size: int = field(default=64, metadata={"help": "Rows decoded together during rollouts."})
+    max_num_frames: int = field(default=32, metadata={"help": "Video frames per prompt (FutureBench protocol: 32)."})
+    min_pixels: int | None = field(default=None, metadata={"help": "Per-frame pixel floor (default: the eval's)."})
+    max_pixels: int | None = field(default=None, metadata={"help": "Per-frame pixel cap (default: the eval's)."})
+    auto_gpu_settings: bool = field(
+        default=True, metadata={"help": "On CUDA, turn on bf16 and (non-reentrant) gradient checkpointing."}
+    )
+    # GRPOConfig fields whose defaults follow Table 9
+    num_generations: int | None = field(default=8, metadata={"help": "n rollouts per prompt (Table 9: 8)."})
+    temperature: float = field(default=0.9, metadata={"help": "Rollout temperature (Table 9: 0.9)."})
+    top_p: float = field(default=0.99, metadata={"help": "Rollout top-p (Table 9: 0.99)."})
+    max_completion_length: int | None = field(default=2048, metadata={"help": "Max response tokens (Table 9: 2048)."})
+    epsilon: float = field(default=0.2, metadata={"help": "Lower clip ε_low (Table 9: 0.2)."})
+    epsilon_high: float | None = field(default=0.28, metadata={"help": "Clip-higher ε_high (Table 9: 0.28)."})
+    loss_type: str = field(default="dapo", metadata={"help": "Token-level loss averaging (DAPO, Table 9)."})
+    beta: float = field(default=1e-2, metadata={"help": "k3 KL loss coefficient (Table 9: 1e-2)."})
+    learning_rate: float = field(default=1e-6, metadata={"help": "Constant LR (Table 9: 1e-6)."})
+    lr_scheduler_type: str = field(default="constant", metadata={"help": "Constant schedule, no warm-up (Table 9)."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (Table 9: 1.0)."})
+    weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay (authors' config: 1e-2)."})
+    logging_steps: float = field(default=1, metadata={"help": "Log every N steps."})
+    save_strategy: str = field(default="steps", metadata={"help": "Trainer checkpoints (resumable)."})
+    save_steps: float = field(default=50, metadata={"help": "Checkpoint every N steps (authors: 50)."})
+
+    def __post_init__(self):
+        if self.auto_gpu_settings and torch.cuda.is_available():
+            self.bf16 = True
+            self.gradient_checkpointing = True
+            self.gradient_checkpointing_kwargs = self.gradient_checkpointing_kwargs or {"use_reentrant": False}
+        if self.ctr_pos_only not in ("paper", "authors"):
+            raise ValueError(f"ctr_pos_only must be 'paper' or 'authors', not {self.ctr_pos_only!r}")
+        if self.format_mode not in ("both", "rfirst", "any"):
+            raise ValueError(f"format_mode must be 'both', 'rfirst' or 'any', not {self.format_mode!r}")
+        if not 0.0 <= self.acc_low <= self.acc_high <= 1.0:
+            raise ValueError("need 0 <= acc_low <= acc_high <= 1")
+        super().__post_init__()
+        per_device = self.generation_batch_size // max(1, self.world_size)
+        if per_device % self.num_generations:
+            raise ValueError(
+                f"each process must hold whole groups: generation batch per device ({per_device}) must be a multiple "
+                f"of num_generations ({self.num_generations}); dynamic sampling and R_ctr work on local groups"
+            )
+
+    @property
+    def reward_weights_eq7(self) -> tuple[float, float, float, float]:
+        return (self.accuracy_weight, self.format_weight, self.ctr_lambda, self.div_lambda)
+
+    def resolved_system_prompt(self) -> str | None:
+        return resolve_system_prompt(self.system_prompt)
+
+
+def load_rl_config(path: str | None = None, **overrides) -> LADAPOConfig:
+    """A config from a YAML file (any LADAPOConfig / GRPOConfig key) plus keyword overrides."""
+    return parse_config(LADAPOConfig, path, **overrides)

@@ -1,0 +1,103 @@
+"""Build and run LA-DAPO (`future-l1 train rl`), save a checkpoint in the published layout, and the demo recipe.
+
+The output folder is a Future-L1 checkpoint (architectures ["FutureL1_Qwen3VL"], the SFT checkpoint's latent fields
+kept) that `load_future_l1` and `future-l1 run` take as is; Trainer checkpoints (`checkpoint-N/`) beside it make a
+killed run resumable (`resume_from_checkpoint`, or `--resume`). `rl_history.json` holds the logged curves that
+`future_l1.reports.training_curves` renders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from future_l1.training.rl.config import LADAPOConfig, load_rl_config
+
+ARCHITECTURE = "FutureL1_Qwen3VL"
+HF_CLASS = "Qwen3VLForConditionalGeneration"
+
+
+def build_trainer(config: LADAPOConfig):
+    from datasets import Dataset
+
+    from future_l1.model.checkpoint import load_future_l1
+    from future_l1.training.rl.data import load_rl_rows
+    from future_l1.training.rl.trainer import LADAPOTrainer
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    if not config.model_name_or_path or not config.train_file:
+        raise ValueError("set model_name_or_path and train_file (in the YAML or on the command line)")
+    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    fl1 = load_future_l1(config.model_name_or_path, dtype=dtype)
+    if fl1.latent_ids is None:
+        raise ValueError(
+            f"{config.model_name_or_path}: no latent tokens in the config; LA-DAPO needs an SFT checkpoint"
+        )
+    model = fl1.backbone.train()
+    model.config.architectures = [HF_CLASS]  # TRL rebuilds the reference model from the config's class name
+    model.config.use_cache = False
+    model.model.visual.requires_grad_(False)  # as in SFT; the authors' RL trained the tower too (one line away)
+    head = fl1.head.requires_grad_(False) if fl1.head is not None else None  # decoded with, not trained (for now)
+    rows = load_rl_rows(config.train_file, limit=config.max_records)
+    trainer = LADAPOTrainer(
+        model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=fl1.processor,
+        latent_ids=fl1.latent_ids, budget=fl1.budget, head=head,
+    )  # fmt: skip
+    return trainer, rows
+
+
+def finalize_checkpoint(out: Path) -> None:
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        data = json.loads(cfg_path.read_text())
+        data["architectures"] = [ARCHITECTURE]
+        data["model_type"] = "qwen3_vl"
+        data["use_cache"] = True
+        cfg_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def run_rl(config: LADAPOConfig, resume: bool | str | None = None) -> Path:
+    """Train and write the final checkpoint into `config.output_dir`; returns that folder."""
+    trainer, rows = build_trainer(config)
+    start = time.time()
+    if resume is True:
+        last = _last_checkpoint(Path(config.output_dir))
+        resume = str(last) if last else None
+    result = trainer.train(resume_from_checkpoint=resume or None)
+    out = Path(config.output_dir)
+    trainer.save_model(str(out))
+    finalize_checkpoint(out)
+    summary = {"train_file": str(config.train_file), "rows": len(rows), "global_steps": result.global_step,
+               "train_seconds": round(time.time() - start, 2), "history": trainer.history}  # fmt: skip
+    (out / "rl_history.json").write_text(json.dumps(summary, indent=2, default=float))
+    return out
+
+
+def _last_checkpoint(folder: Path) -> Path | None:
+    ckpts = sorted(
+        folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name[11:].isdigit() else -1
+    )
+    return ckpts[-1] if ckpts else None
+
+
+# `train rl --demo`: the cached demo SFT model on the demo RL set, a CPU recipe (not a research setting): 2 prompts x
+# 4 rollouts per step, short completions, small frames, a high learning rate so that a few minutes show a trend.
+DEMO_RL = {
+    "max_steps": 12, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "num_generations": 4,
+    "max_completion_length": 48, "learning_rate": 2e-4, "beta": 0.0, "seed": 0, "logging_steps": 1,
+    "save_steps": 6, "save_total_limit": 1, "max_sampling_tries": 2, "rollout_batch_size": 8,
+    "min_pixels": 64 * 64, "max_pixels": 64 * 64, "dataloader_num_workers": 0, "disable_tqdm": True,
+    "temperature": 1.0, "top_p": 1.0, "format_mode": "any",
+}  # fmt: skip
+
+
+def demo_config(output_dir: str | Path, **overrides) -> LADAPOConfig:
+    from future_l1.training import demo_checkpoint
+
+    values = {"model_name_or_path": str(demo_checkpoint()), "train_file": "demo", "output_dir": str(output_dir),
+              "use_cpu": not torch.cuda.is_available(), **DEMO_RL, **overrides}  # fmt: skip
+    return load_rl_config(None, **values)
