@@ -355,7 +355,9 @@ def main(argv=None) -> int:
             except Exception as exc:  # keep the other measurements
                 import traceback
 
-                r = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=4)[-1500:],
+                # repo-relative paths: results JSON must not carry this machine's folders
+                trace = traceback.format_exc(limit=4).replace(str(Path(__file__).resolve().parents[1]) + "/", "")
+                r = {"error": f"{type(exc).__name__}: {exc}", "trace": trace[-1500:],
                      "prefill_s": float("nan"), "decode_steps": 0, "decode_s": float("nan")}  # fmt: skip
         r.update(method=name, batch=b, prompt_tokens=prompt)
         r["steps_per_s_per_row"] = r["decode_steps"] / r["decode_s"] if r["decode_steps"] else float("nan")
