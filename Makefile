@@ -14,16 +14,16 @@ export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: demo test lock test-transformers-min gpu-install lint bench clean-venv
+.PHONY: demo test test-slow lock test-transformers-min gpu-install lint bench clean-venv
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml $(LOCK) model/torchvision_cpu.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 	# Exactly the lock: packages not in it are removed, every file is checked against its hash.
 	VIRTUAL_ENV=$(VENV) $(UV) pip sync -q --require-hashes $(LOCK)
 	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
 	# CPU torch cannot load the CUDA-only torchvision wheel; this .pth defines its two missing ops at import time.
-	$(BIN)/python -c "from future_l1.harness.torchvision_cpu import write_pth; write_pth()"
+	$(BIN)/python -c "from future_l1.model.torchvision_cpu import write_pth; write_pth()"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,6 +31,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The slow CPU tests (about 10 minutes on 2 cores); CI runs them after `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow and not gpu" $(PYTEST_ARGS)
 
 # Regenerate the lock from pyproject.toml (ranges + [tool.uv] constraints), keeping the current pins wherever they
 # still satisfy it; `make lock UPGRADE=1` moves every package to its newest allowed release. Commit both files.
@@ -48,7 +52,7 @@ test-transformers-min:
 	$(MIN_VENV)/bin/python -m pip install -q "uv==$(UV_VERSION)"
 	sed -e '/^ *--hash/d' -e '/^ *#/d' -e 's/ *\\$$//' $(LOCK) | grep -v -E '^(transformers|tokenizers|huggingface-hub)==' > $(MIN_VENV)/constraints.txt
 	VIRTUAL_ENV=$(MIN_VENV) $(MIN_VENV)/bin/uv pip install -q -c $(MIN_VENV)/constraints.txt "transformers==5.17.0" -e ".[dev]"
-	$(MIN_VENV)/bin/python -c "from future_l1.harness.torchvision_cpu import write_pth; write_pth()"
+	$(MIN_VENV)/bin/python -c "from future_l1.model.torchvision_cpu import write_pth; write_pth()"
 	FUTURE_L1_SKIP_LOCK_CHECK=1 FUTURE_L1_CACHE=$(CURDIR)/$(MIN_VENV)/cache $(MIN_VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 # A CUDA machine (with registry access): keep the machine's own CUDA torch, take every other package at the version
@@ -60,7 +64,7 @@ gpu-install:
 	$(GPU_VENV)/bin/python -m pip install -c $(GPU_VENV)/constraints.txt -e ".[dev]"
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m benchmark --benchmark-enable tests

@@ -1,7 +1,3 @@
-"""The `future-l1` command: suites, runs, resume and the CLI. Kept import-light (version and the torchvision hook)."""
-
-from future_l1.harness import torchvision_cpu
+"""The top layer: `future-l1` (suites, runs, resume, the experiment) and the CLI. Import-light: only the version."""
 
 __version__ = "0.1.0"
-
-torchvision_cpu.install()

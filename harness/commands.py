@@ -56,27 +56,42 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from future_l1.harness import runner
-    from future_l1.harness.leaderboard import render
-    from future_l1.harness.suite import SuiteError, load_suite, validate
+    from future_l1.harness.suite import SuiteError, load_suite, resolve_checkpoints, validate
 
     suite = load_suite(args.suite)
+    problems = validate(suite)  # every problem at once, before a demo model is trained or a model loads
+    if problems:
+        raise SuiteError(problems)
     if args.validate_only:
-        problems = validate(suite)
-        if problems:
-            raise SuiteError(problems)
         print(f"suite {suite.name!r}: OK ({len(suite.models)} models × {len(suite.tasks)} tasks)")
         return 0
     runner.init_distributed()
-    job = runner.Runner(suite, Path(args.runs_dir), run_id=args.run_id, new=args.new)
+    # `demo://` checkpoints are built (trained once, then cached) here, on the first rank, before the runner starts.
+    resolved = resolve_checkpoints(suite) if runner.world()[0] == 0 else None
+    job = runner.Runner(suite, Path(args.runs_dir), run_id=args.run_id, new=args.new, resolved=resolved)
     outcome = job.execute()
     if job.rank != 0:
         return 1 if outcome.failures else 0
     print(f"\nrun {job.run_id}: {outcome.computed} samples computed, {outcome.reused} reused from the journal")
-    print(render(outcome.run_dir))
+    print(leaderboard(outcome.run_dir))
     print(f"\nrun directory: {outcome.run_dir}")
     for failure in outcome.failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if outcome.failures else 0
+
+
+def leaderboard(run_dir: Path) -> str:
+    """The report's Markdown leaderboard (it also writes run_dir/report/); a plain table if rendering fails, since
+    the results are safe on disk and a rendering bug must not hide them."""
+    from future_l1.reports import render_run
+    from future_l1.reports.render import plain_table
+
+    try:
+        return str(render_run(run_dir))
+    except Exception as exc:
+        print(f"warning: the report could not be rendered ({type(exc).__name__}: {exc}); plain table follows",
+              file=sys.stderr)  # fmt: skip
+        return plain_table(run_dir)
 
 
 def list_command(args: argparse.Namespace) -> int:

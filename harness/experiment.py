@@ -57,16 +57,20 @@ class Settings:
     question_pixels: int = 128 * 128  # a 64x64 frame is shown at 128x128: 16 merged tokens per frame
     eval_batch_size: int = 32
 
-    def tag(self) -> str:
-        """A short name of everything that changes a checkpoint (so different settings never share one)."""
-        lam = f"{self.latent_lambda:g}".replace(".", "p")
+    def tag(self, variant: str = "latent") -> str:
+        """A short name of everything that changes a checkpoint of `variant` (so different settings never share one;
+        the text-only arm ignores λ and L_max, so a λ / L_max sweep reuses its checkpoints)."""
         lr = f"{self.learning_rate:g}".replace(".", "p").replace("-", "m")
-        return f"n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}-lam{lam}-L{self.max_latent_token}-px{self.question_pixels}"
+        base = f"n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}"
+        if variant == "text":
+            return f"{base}-px{self.question_pixels}"
+        lam = f"{self.latent_lambda:g}".replace(".", "p")
+        return f"{base}-lam{lam}-L{self.max_latent_token}-px{self.question_pixels}"
 
 
 MODES = {
     "quick": Settings(n_train=96, n_val=32, n_test=32, seeds=(0,), steps=24),
-    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=100),
+    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=300),
 }
 
 
@@ -80,6 +84,7 @@ class ExperimentResult:
     runs: dict = field(default_factory=dict)  # variant -> {seed: run dir}
     seconds: dict = field(default_factory=dict)
     maps: list = field(default_factory=list)
+    latent_spread: dict = field(default_factory=dict)  # seed -> share of (a)'s latent variance that varies by clip
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -117,7 +122,7 @@ def prepare_data(out: Path, s: Settings, split: str) -> tuple[Path, Path]:
 
 def base_checkpoint(seed: int, pixels: int) -> Path:
     """The untrained tiny Qwen3-VL of `seed`, its image processor showing question frames at `pixels` pixels."""
-    from future_l1.harness.cache import cached_dir
+    from future_l1.model.cache import cached_dir
     from future_l1.model.tiny import tiny_checkpoint_dir
 
     def build(out: Path) -> None:
@@ -155,7 +160,7 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
         config["fixed_latent_budget"] = True
         cfg_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
-    return _build_once(out / "checkpoints" / s.tag() / f"{variant}-s{seed}", build)
+    return _build_once(out / "checkpoints" / s.tag(variant) / f"{variant}-s{seed}", build)
 
 
 @contextlib.contextmanager
@@ -175,7 +180,9 @@ def futurebench_data(path: Path) -> Iterator[None]:
 
 
 def suite_for(name: str, label: str, model: str, args: dict, s: Settings) -> dict:
-    max_new = 24 + s.max_latent_token + 16  # <reason>…</reason>, a span of L_max steps, <answer>X</answer>
+    # <reason>…</reason>, a span of L_max steps, <answer>X</answer>; the same for every arm: the generation settings
+    # are part of each sample's hash, by which `reports.compare` pairs the items of two runs
+    max_new = 40 + s.max_latent_token
     return {
         "name": name,
         "include_path": ["future_l1.tasks"],
@@ -190,13 +197,14 @@ def evaluate(out: Path, s: Settings, split: str, eval_dir: Path, name: str, labe
     import yaml
 
     from future_l1.harness.runner import Runner
-    from future_l1.harness.suite import load_suite
+    from future_l1.harness.suite import load_suite, resolve_checkpoints
 
     suite_path = out / "suites" / f"{name}.yaml"
     suite_path.parent.mkdir(parents=True, exist_ok=True)
     suite_path.write_text(yaml.safe_dump(suite_for(name, label, model, args, s), sort_keys=False))
     with futurebench_data(eval_dir):
-        job = Runner(load_suite(suite_path), out / "runs", run_id=name)
+        suite = load_suite(suite_path)
+        job = Runner(suite, out / "runs", run_id=name, resolved=resolve_checkpoints(suite))
         outcome = job.execute()
     if outcome.failures:
         raise RuntimeError(f"evaluation {name} failed: {'; '.join(outcome.failures)}")
@@ -241,6 +249,23 @@ def _accuracy(result) -> tuple[float, tuple[float, float] | None, int]:
     return sum(values) / len(values), bootstrap_ci(values), len(values)
 
 
+def latent_spread(latent_dir: Path, task: str = TASK) -> float | None:
+    """The share of the latent vectors' total variance left after removing each span step's mean: 0 when every clip
+    gets the same latents (the imagined frame ignores the video), larger when they depend on the clip. None for
+    spans of one step."""
+    import numpy as np
+
+    from future_l1.reports.latent_maps import load_points
+
+    points = load_points(latent_dir, task)
+    if points is None or len(points.vectors) < 2 or len(np.unique(points.step)) < 2:
+        return None  # with one step per span (L_max = 1) there is no step structure to remove
+    x = points.vectors.astype(np.float64)
+    total = ((x - x.mean(0)) ** 2).sum()
+    within = sum(((x[points.step == k] - x[points.step == k].mean(0)) ** 2).sum() for k in np.unique(points.step))
+    return float(within / total) if total > 0 else 0.0
+
+
 def summarise(res: ExperimentResult) -> None:
     from future_l1.reports.compare import compare_results
     from future_l1.reports.readers import read_results
@@ -253,6 +278,10 @@ def summarise(res: ExperimentResult) -> None:
             "label": LABELS[variant], "acc": acc, "ci": ci, "n": n,
             "per_seed": {str(seed): _accuracy(r)[0] for seed, r in results},
         }  # fmt: skip
+    for seed, run in res.runs["latent"].items():
+        spread = latent_spread(res.out / "latents" / Path(run).name)
+        if spread is not None:
+            res.latent_spread[str(seed)] = round(spread, 6)
     for base, other in (("text", "latent"), ("latent_off", "latent")):  # B − A = (a) − (b), (a) − (c)
         a_runs, b_runs = per_variant[base], per_variant[other]
         scopes = [(f"seed {sa}", [ra], [rb]) for (sa, ra), (_, rb) in zip(a_runs, b_runs, strict=True)]
@@ -297,6 +326,10 @@ def markdown(res: ExperimentResult) -> str:
             f"| {name} | {c['scope']} | {c['split']} | {c['n_shared']} | {c['value_a']:.1f} | {c['value_b']:.1f} | "
             f"{c['diff']:+.1f}{ci} | {c['a_only_correct']} | {c['b_only_correct']} | {c['p_value']:.3g} |"
         )
+    if res.latent_spread:
+        spread = ", ".join(f"seed {k}: {v:.4f}" for k, v in res.latent_spread.items())
+        lines += ["", f"Clip dependence of (a)'s latents (share of their variance not explained by the span step; "
+                      f"0 = the same imagined frame for every clip): {spread}."]  # fmt: skip
     lines += ["", "Run directories (compare any two with `future-l1 report compare RUN_A RUN_B`):", ""]
     for variant, runs in res.runs.items():
         for seed, run in runs.items():
@@ -321,7 +354,6 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
     train_file, eval_dir = prepare_data(out, settings, split)
     res.seconds["data"] = time.time() - start
 
-    tag = settings.tag()
     stages = tqdm(total=len(settings.seeds) * 5 + 1, desc="experiment latent-vs-text", unit="stage")
     t_train = t_eval = 0.0
     for seed in settings.seeds:
@@ -336,7 +368,7 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
             stages.set_postfix_str(f"eval {variant} seed {seed}")
             t0 = time.time()
             ckpt = ckpts["text" if variant == "text" else "latent"]
-            name = f"{split}-{tag}-{variant}-s{seed}"
+            name = f"{split}-{settings.tag()}-{variant}-s{seed}"
             latents = out / "latents" / name if variant == "latent" else None
             args = model_args(settings, ckpt, latent=variant != "text", latents_dir=latents)
             label = f"{variant}_s{seed}"
@@ -345,7 +377,7 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
             stages.update()
     stages.set_postfix_str("eval answer prior")
     t0 = time.time()
-    prior = evaluate(out, settings, split, eval_dir, f"{split}-{tag}-prior", PRIOR, PRIOR,
+    prior = evaluate(out, settings, split, eval_dir, f"{split}-{settings.tag()}-prior", PRIOR, PRIOR,
                      {"strategy": "most_frequent"})  # fmt: skip
     res.runs[PRIOR] = {"-": prior}
     t_eval += time.time() - t0
@@ -385,6 +417,7 @@ def _write_summary(res: ExperimentResult) -> None:
         "runs": {v: {str(k): str(p) for k, p in runs.items()} for v, runs in res.runs.items()},
         "seconds": {k: round(v, 1) for k, v in res.seconds.items()},
         "maps": res.maps,
+        "latent_spread": res.latent_spread,
     }
     (report_dir / "result.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
@@ -411,6 +444,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--latent-lambda", type=float, help="λ of latent SFT (override)")
     p.add_argument("--max-latent-token", type=int, help="L_max, latent tokens per future frame (override)")
     p.add_argument("--learning-rate", type=float, help="SFT learning rate (override)")
+    p.add_argument("--batch-size", type=int, help="SFT batch size (override)")
     p.set_defaults(func=_command)
     exp.set_defaults(func=lambda args: (exp.print_help(), 2)[1])
 
@@ -420,7 +454,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {
         "seeds": tuple(args.seeds) if args.seeds else None, "steps": args.steps, "n_train": args.n_train,
         "latent_lambda": args.latent_lambda, "max_latent_token": args.max_latent_token,
-        "learning_rate": args.learning_rate,
+        "learning_rate": args.learning_rate, "batch_size": args.batch_size,
     }  # fmt: skip
     if args.n_eval:
         overrides["n_val" if args.split == "val" else "n_test"] = args.n_eval

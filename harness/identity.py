@@ -4,7 +4,8 @@ The run id used to depend on the suite text alone: re-running a suite after poin
 other data reused the old journal and reported the old data's accuracy. The identity now covers
 
 - `suite`: the validated suite (models, args, tasks, limits, gen_kwargs, judge roles, settings);
-- `tasks`: each task's definition (the text of its YAML file, i.e. prompts and scoring hooks);
+- `tasks`: each task's definition (the text of its YAML file and of every template it `include:`s, i.e. prompts,
+  generation settings and scoring hooks);
 - `datasets`: each task's resolved documents, and the size and modification time of every file a document names
   (videos, images): cheap enough to compute on every start, unlike a content hash of gigabytes of video;
 - `checkpoints`: each checkpoint folder's file names, sizes and modification times (after `demo://` resolution).
@@ -74,10 +75,27 @@ def fingerprint_docs(docs: Any) -> str:
     return digest.hexdigest()
 
 
-def fingerprint_text(path: str | Path | None) -> str | None:
+def fingerprint_task_yaml(path: str | Path | None) -> str | None:
+    """sha256 over a task YAML and, recursively, every file it names in `include:` (relative to it, as lmms-eval
+    resolves them), so that editing a shared template changes the identity of every task built on it."""
     if not path or not Path(path).is_file():
         return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    queue, seen = [Path(path)], set()
+    while queue:
+        current = queue.pop(0).resolve()
+        if current in seen or not current.is_file():
+            continue
+        seen.add(current)
+        data = current.read_bytes()
+        digest.update(f"{current.name}:{len(data)}:".encode() + data)
+        # a regex, not a YAML parser: task files carry `!function` tags that safe_load refuses
+        for name in _INCLUDE.findall(data.decode("utf-8", errors="replace")):
+            queue.append(current.parent / name.strip("'\""))
+    return digest.hexdigest()
+
+
+_INCLUDE = re.compile(r"^include:\s*(\S+)\s*$", re.MULTILINE)
 
 
 @dataclass

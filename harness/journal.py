@@ -20,7 +20,7 @@ from lmms_eval.api.instance import GenerationResult, TokenCounts, unwrap_generat
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
-from future_l1.harness import jsonl
+from future_l1.model import jsonl
 
 
 def request_hash(args: tuple) -> str:

@@ -32,14 +32,16 @@ from tqdm import tqdm
 from future_l1.harness import identity as ident
 from future_l1.harness import rundir as rd
 from future_l1.harness.suite import (
+    DEMO_SCHEME,
     Suite,
     SuiteError,
     checkpoint_paths,
     name_problem,
-    resolve_checkpoints,
     resolve_include_paths,
+    resolve_run_paths,
 )
 from future_l1.harness.suite import validate as validate_suite
+from future_l1.tasks import results_schema as schema
 
 
 @dataclass
@@ -138,18 +140,9 @@ def load_task_docs(names: list[str], include: list[str]) -> tuple[dict[str, Any]
 # Result files
 
 
-def strip_metrics(entry: dict[str, Any]) -> dict[str, Any]:
-    metrics = {}
-    for key, value in entry.items():
-        if key == "alias" or value == "N/A":  # stderr of custom aggregations: not computed, not a value
-            continue
-        name, _, filt = key.partition(",")
-        metrics[name if filt in ("", "none") else key] = value
-    return metrics
-
-
 def sample_lines(samples: list[dict[str, Any]], label: str, task: str, journal: dict[str, dict]) -> list[str]:
-    """lmms-eval's sample lines (already sanitised by EvaluationTracker) plus model, task, sample_hash, latency_s."""
+    """`results_schema.SampleLine`s: lmms-eval's sample lines (already sanitised by EvaluationTracker) plus model,
+    task, sample_hash and latency_s."""
     by_doc: dict[tuple[str, int], dict] = {}
     for rec in journal.values():
         by_doc.setdefault((rec["task"], rec["doc_id"]), rec)
@@ -164,7 +157,7 @@ def sample_lines(samples: list[dict[str, Any]], label: str, task: str, journal: 
             ).hexdigest(),
             "latency_s": rec.get("latency_s"),
         }
-        lines.append(json.dumps({**sample, **extra}, ensure_ascii=False, default=str))
+        lines.append(schema.sample_line({**sample, **extra}))
     return lines
 
 
@@ -173,8 +166,13 @@ def sample_lines(samples: list[dict[str, Any]], label: str, task: str, journal: 
 
 
 class Runner:
-    def __init__(self, suite: Suite, runs_root: Path, run_id: str | None = None, new: bool = False) -> None:
+    """Runs one suite into one run directory. Checkpoint references are resolved before, by the caller
+    (`resolve_checkpoints`: it may train the demo model), and passed in as `resolved`; the runner only evaluates."""
+
+    def __init__(self, suite: Suite, runs_root: Path, run_id: str | None = None, new: bool = False,
+                 resolved: Suite | None = None) -> None:  # fmt: skip
         self.suite = suite
+        self.given_resolved = resolved if resolved is not None else suite
         self.rank, self.world_size = world()
         self.runs_root = Path(runs_root)
         self.explicit_id = run_id
@@ -218,7 +216,15 @@ class Runner:
         problems = validate_suite(self.suite)
         if problems:
             return problems, None, "", None
-        resolved = resolve_checkpoints(self.suite)
+        resolved = self.given_resolved
+        unresolved = [
+            f"model {m.label!r}: {v!r} is not resolved; pass resolve_checkpoints(suite) as `resolved`"
+            for m in resolved.models
+            for v in m.args.values()
+            if isinstance(v, str) and v.startswith(DEMO_SCHEME)
+        ]
+        if unresolved:
+            return unresolved, None, "", None
         self.include, _ = resolve_include_paths(self.suite)
         docs, yaml_paths, problems = load_task_docs([t.name for t in self.suite.tasks], self.include)
         if problems:
@@ -234,7 +240,7 @@ class Runner:
             return problems, None, "", None
         identity = ident.Identity(
             suite=self.suite.content_hash,
-            tasks={name: ident.fingerprint_text(path) for name, path in sorted(yaml_paths.items())},
+            tasks={name: ident.fingerprint_task_yaml(path) for name, path in sorted(yaml_paths.items())},
             datasets=datasets,
             checkpoints={
                 m.label: {k: ident.file_stamp(Path(v)) for k, v in checkpoint_paths(m).items() if Path(v).exists()}
@@ -403,7 +409,7 @@ class Runner:
         cls = get_model(model.model)
         # batch_size given in the suite args wins (passing it twice is a TypeError)
         defaults = {"batch_size": None if "batch_size" in model.args else 1, "device": None}
-        inner = cls.create_from_arg_string(model.args_string(), defaults)
+        inner = cls.create_from_arg_string(resolve_run_paths(model, self.run.path).args_string(), defaults)
         chunk = int(self.suite.settings.get("chunk_size", 1))
         return JournalingModel(inner, self.run.journal_dir, model.label, chunk_size=chunk, rank=self.rank)
 
@@ -485,18 +491,16 @@ class Runner:
         config["model_backend"] = f"{type(proxy.inner).__module__}.{type(proxy.inner).__name__}"
         config["task_config"] = results.get("configs", {}).get(task.name)
         config["judge"] = task.judge
-        rd.write_json(
-            self.run.results_path(model.label, task.name),
-            {
-                "model": model.label,
-                "task": task.name,
-                "model_name": model.model,
-                "model_args": model.args_string(),
-                "metrics": strip_metrics(results["results"][task.name]),
-                "n_samples": n,
-                "config": config,
-            },
+        entry = schema.ResultsFile(
+            model=model.label,
+            task=task.name,
+            model_name=model.model,
+            model_args=model.args_string(),
+            metrics=schema.normalize_metrics(results["results"][task.name]),
+            n_samples=n,
+            config=json.loads(json.dumps(config, default=str)),  # plain JSON values only
         )
+        rd.atomic_write(self.run.results_path(model.label, task.name), schema.results_json(entry))
 
 
 def _cause(exc: BaseException) -> str:

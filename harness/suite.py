@@ -34,7 +34,7 @@ import json
 import os
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -47,6 +47,7 @@ from future_l1.tasks.judge import SECRET_FIELD, JudgeRole
 DEFAULT_SUITE = Path(__file__).with_name("default_suite.yaml")
 PACKAGED_TASKS = "future_l1.tasks"
 DEMO_SCHEME = "demo://"
+RUN_SCHEME = "run://"  # a model argument `run://PATH` names PATH inside the run directory (e.g. save_latents)
 CHECKPOINT_KEYS = ("pretrained", "checkpoint", "model_path", "path")
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")  # suite names, labels, task names, run ids: one path part
@@ -393,30 +394,37 @@ def _default_name(source: Path | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", source.stem).replace("..", "_").lstrip("._-+")[:100] or "suite"
 
 
+def _unique_names(kind: str, names: list[str], twice: str) -> list[str]:
+    """A problem for each invalid name (`name_problem`) and each repeat (`twice`, formatted with the name)."""
+    problems, seen = [], set()
+    for name in names:
+        problem = name_problem(kind, name)
+        if problem:
+            problems.append(problem)
+        elif name in seen:
+            problems.append(twice.format(name))
+        seen.add(name)
+    return problems
+
+
 def _name_problems(raw: dict[str, Any], source: Path | None) -> list[str]:
     """Names that become folders of the run (suite name, labels, task names): valid and unique. Lenient about
     shapes, which the schema reports."""
-    problems = []
-    labels: list[str] = []
-    for m in raw.get("models") if isinstance(raw.get("models"), list) else []:
-        if isinstance(m, dict) and isinstance(m.get("model"), str):
-            label = m.get("label") if isinstance(m.get("label"), str) else m["model"]
-            problem = name_problem("model label", label)
-            if problem:
-                problems.append(problem)
-            elif label in labels:
-                problems.append(f"model {label!r}: label used twice; give each model entry a unique `label`")
-            labels.append(label)
-    names: list[str] = []
-    for t in raw.get("tasks") if isinstance(raw.get("tasks"), list) else []:
-        name = t if isinstance(t, str) else t.get("name") if isinstance(t, dict) else None
-        if isinstance(name, str) and name:
-            problem = name_problem("task", name)
-            if problem:
-                problems.append(problem)
-            elif name in names:
-                problems.append(f"task {name!r}: listed twice; list each task once")
-            names.append(name)
+    labels = [
+        m.get("label") if isinstance(m.get("label"), str) else m["model"]
+        for m in (raw.get("models") if isinstance(raw.get("models"), list) else [])
+        if isinstance(m, dict) and isinstance(m.get("model"), str)
+    ]
+    tasks = [
+        t if isinstance(t, str) else t.get("name") if isinstance(t, dict) else None
+        for t in (raw.get("tasks") if isinstance(raw.get("tasks"), list) else [])
+    ]
+    problems = _unique_names(
+        "model label", labels, "model {!r}: label used twice; give each model entry a unique `label`"
+    )
+    problems += _unique_names(
+        "task", [t for t in tasks if isinstance(t, str) and t], "task {!r}: listed twice; list each task once"
+    )
     name = raw.get("name")
     if name is not None:
         problem = name_problem("suite name", name) if isinstance(name, str) else "suite name must be text"
@@ -491,25 +499,19 @@ def resolve_include_paths(suite: Suite) -> tuple[list[str], list[str]]:
 
 
 def demo_checkpoint_names() -> dict[str, str]:
-    return {"future-l1-tiny": "trained demo checkpoint (falls back to the untrained tiny model)", "tiny-random": ""}
+    return {"future-l1-tiny": "the trained demo checkpoint", "tiny-random": "the untrained tiny model"}
 
 
 def resolve_checkpoint(ref: str) -> Path:
-    """`demo://future-l1-tiny` → the SFT demo checkpoint (trained and cached on first use); until the training
-    helper provides `demo_checkpoint()`, the untrained tiny model. `demo://tiny-random` → the untrained tiny model."""
+    """`demo://future-l1-tiny` → the SFT demo checkpoint (trained and cached on first use, which takes minutes);
+    `demo://tiny-random` → the untrained tiny model. Called before a run starts, never by the runner."""
+    from future_l1.model.tiny import tiny_checkpoint_dir
+    from future_l1.training import demo_checkpoint
+
     name = ref[len(DEMO_SCHEME) :]
     if name not in demo_checkpoint_names():
         raise SuiteError([f"checkpoint {ref!r}: unknown demo checkpoint; known: {sorted(demo_checkpoint_names())}"])
-    if name == "future-l1-tiny":
-        try:
-            from future_l1.training import demo_checkpoint
-        except ImportError:
-            demo_checkpoint = None
-        if demo_checkpoint is not None:
-            return Path(demo_checkpoint())
-    from future_l1.model.tiny import tiny_checkpoint_dir
-
-    return Path(tiny_checkpoint_dir())
+    return Path(demo_checkpoint() if name == "future-l1-tiny" else tiny_checkpoint_dir())
 
 
 def resolve_checkpoints(suite: Suite) -> Suite:
@@ -520,6 +522,16 @@ def resolve_checkpoints(suite: Suite) -> Suite:
             if isinstance(value, str) and value.startswith(DEMO_SCHEME):
                 model.args[key] = str(resolve_checkpoint(value))
     return resolved
+
+
+def resolve_run_paths(model: ModelEntry, run_dir: Path) -> ModelEntry:
+    """A copy of `model` whose `run://PATH` arguments are `run_dir/PATH`, for the model itself only: the suite, the
+    run's identity and its results keep `run://PATH`, so a run directory stays relocatable."""
+    args = {
+        k: str(Path(run_dir) / v[len(RUN_SCHEME) :]) if isinstance(v, str) and v.startswith(RUN_SCHEME) else v
+        for k, v in model.args.items()
+    }
+    return replace(model, args=args)
 
 
 def checkpoint_paths(model: ModelEntry) -> dict[str, str]:
@@ -616,6 +628,13 @@ def validate(suite: Suite, task_names: set[str] | None = None) -> list[str]:
             problem = _checkpoint_problem(model.label, key, value)
             if problem:
                 problems.append(problem)
+        if model.model == "future_l1":  # our adapter's arguments are typed: a bad one fails here, not mid-run
+            from future_l1.model.adapter_args import FutureL1ModelArgs, ModelArgsError
+
+            try:
+                FutureL1ModelArgs.from_model_args(**model.args)
+            except ModelArgsError as exc:
+                problems.append(f"model {model.label!r}: {exc}")
     used = {t.judge for t in suite.tasks if t.judge}
     for role in sorted(used & set(suite.judges)):
         settings = suite.judges[role]

@@ -1,4 +1,4 @@
-"""Load and save Future-L1 checkpoints (official-code-spec §2.4, §2.5) on transformers' stock Qwen3-VL classes.
+"""Load and save Future-L1 checkpoints (the layout of the authors' released checkpoints: `src/model/future_l1.py`, `src/model/projection_head.py`) on transformers' stock Qwen3-VL classes.
 
 Public API::
 
@@ -39,11 +39,11 @@ from torch import nn
 
 from future_l1.model.decoder import DecodeOutput, GenerationSettings, LatentBudget, LatentDecoder
 from future_l1.model.heads import DUAL_HEAD_PREFIXES, HEAD_PREFIX, build_head
+from future_l1.model.protocol import ARCHITECTURE
 from future_l1.model.tokens import LatentIds
 
-ARCHITECTURE = "FutureL1_Qwen3VL"
 KNOWN_ARCHITECTURES = ("FutureL1_Qwen3VL", "SwimBird_Qwen3VL", "Qwen3VLForConditionalGeneration")
-DEFAULT_MAX_LATENT_TOKEN = 32  # the shipped SFT scripts' value (official-code-spec §2.6)
+DEFAULT_MAX_LATENT_TOKEN = 32  # the shipped SFT scripts' value (the authors' `scripts/train_twiff.sh`)
 
 
 class FutureL1Model(nn.Module):
@@ -218,23 +218,28 @@ def load_future_l1(
     return FutureL1Model(backbone, processor, ids, budget, head=head, latent=enabled, name=str(path))
 
 
-def save_future_l1_checkpoint(model, processor, out_dir: str | Path, head: nn.Module | None = None,
+def save_future_l1_checkpoint(model, processor, out_dir: str | Path, head: nn.Module | None = None, *,
+                              state_dict: dict[str, torch.Tensor] | None = None, is_main_process: bool = True,
                               **latent_config: Any) -> Path:  # fmt: skip
     """Write `model` (a Qwen3VLForConditionalGeneration or FutureL1Model) + processor in the published layout.
 
-    Latent ids are read from the processor's tokenizer. `latent_config` adds config fields, e.g.
-    max_latent_token=32, latent_loss="mse", latent_lambda=0.2, projection_head_type="swiglu",
-    projection_hidden_dim=2048. The head (if any) is stored as `projection_head.*` in the model's safetensors; use
-    the classes of future_l1.model.heads (their parameter names are the published ones) so that it loads back.
+    The one checkpoint writer: tests, `future-l1 train sft` and `future-l1 train rl` all save through it (the
+    trainers call it from `Trainer._save`). Latent ids are read from the processor's tokenizer, else kept from the
+    model config. `latent_config` adds config fields, e.g. max_latent_token=32, latent_loss="mse",
+    latent_lambda=0.2, projection_head_type="swiglu", projection_hidden_dim=2048. The head (if any) is stored as
+    `projection_head.*` in the model's safetensors; use the classes of future_l1.model.heads (their parameter names
+    are the published ones) so that it loads back. `state_dict` and `is_main_process` are passed to
+    `save_pretrained` (a Trainer hands in the state dict it gathered under ZeRO-3/FSDP); the head's weights are
+    added to a given state dict when it lacks them.
     """
     if isinstance(model, FutureL1Model):
         head = head if head is not None else model.head
         model = model.backbone
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     config = model.config
-    for key, value in LatentIds.from_tokenizer(processor.tokenizer).to_config().items():
-        setattr(config, key, value)
+    if processor is not None:
+        for key, value in LatentIds.from_tokenizer(processor.tokenizer).to_config().items():
+            setattr(config, key, value)
     config.max_latent_token = int(latent_config.pop("max_latent_token", getattr(config, "max_latent_token", None)
                                                     or DEFAULT_MAX_LATENT_TOKEN))  # fmt: skip
     config.use_projection_head = head is not None
@@ -243,20 +248,29 @@ def save_future_l1_checkpoint(model, processor, out_dir: str | Path, head: nn.Mo
         config.projection_head_type = latent_config.pop("projection_head_type", "lvr" if is_lvr else "swiglu")
         if not is_lvr and hasattr(head, "projection"):
             config.projection_hidden_dim = head.projection[1].out_features
+        if state_dict is not None and not any(k.startswith(HEAD_PREFIX) for k in state_dict):
+            state_dict = {**state_dict, **{HEAD_PREFIX + k: v for k, v in head.state_dict().items()}}
     for key, value in latent_config.items():
         setattr(config, key, value)
-    config.architectures = [ARCHITECTURE]
+    if is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
     if head is not None:
         model.projection_head = head  # saved as projection_head.* (the official class's attribute name)
     try:
-        model.save_pretrained(out)
+        model.save_pretrained(out, state_dict=state_dict, is_main_process=is_main_process)
     finally:
         if head is not None:
             del model.projection_head
-    processor.save_pretrained(out)
-    # save_pretrained writes the class name (Qwen3VLForConditionalGeneration); restore the published one
+    if not is_main_process:
+        return out
+    if processor is not None:
+        processor.save_pretrained(out)
+    # save_pretrained writes the class name (Qwen3VLForConditionalGeneration); the file gets the published one (the
+    # live model's config keeps the transformers class, which TRL and Trainer rely on). Training
+    # turns the KV cache off; the checkpoint is for inference, so it is written on.
     cfg_path = out / "config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["architectures"] = [ARCHITECTURE]
+    cfg["use_cache"] = True
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     return out

@@ -1,4 +1,4 @@
-"""Batched latent-interleaved decoding for Qwen3-VL (official-code-spec §1.5, §3.1), on transformers' public API.
+"""Batched latent-interleaved decoding for Qwen3-VL (paper §3.1; the authors' `_future_l1_sample` in `src/model/future_l1.py`), on transformers' public API.
 
 Semantics (same as the authors' HF loop):
 - A span starts when `<|latent_start|>` has been emitted. From the next step on, the row is in latent mode: its
@@ -42,7 +42,7 @@ LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class LatentBudget:
-    """How long a latent span may be (official-code-spec §1.5)."""
+    """How long a latent span may be (the authors' `src/model/future_l1.py` and lmms-eval adapter)."""
 
     max_latent_token: int = 32
     fixed: bool = False

@@ -1,4 +1,4 @@
-"""The optional latent projection heads (official-code-spec §2.4), off by default.
+"""The optional latent projection heads (the authors' `src/model/projection_head.py`), off by default.
 
 A head maps the final post-norm hidden state to the vector fed back as the next latent step's input embedding.
 Parameter names follow the published layout so that the authors' head weights load unchanged:

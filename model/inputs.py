@@ -1,6 +1,6 @@
 """Chat messages with videos/images -> a left-padded Qwen3-VL batch, sized exactly as the official adapter sizes them.
 
-The official adapter (official-code-spec §3.2) hands every visual to `qwen_vl_utils.process_vision_info` 0.0.14
+The authors' adapter (`lmms-eval/lmms_eval/models/future_l1.py`) hands every visual to `qwen_vl_utils.process_vision_info` 0.0.14
 (`image_patch_size=16`, so the resize factor is 32) and then calls the processor with `do_resize=False`; the video
 and image *sizes* therefore come from qwen-vl-utils, not from the `max_pixels` the adapter passes. We apply the same
 rules, using qwen-vl-utils' own functions and constants (`smart_nframes`, `smart_resize`, `fetch_image`,
@@ -73,9 +73,6 @@ class Sample:
 
 def qwen_vision():
     """`qwen_vl_utils.vision_process` (0.0.14), imported after the CPU torchvision hook."""
-    import future_l1.harness  # noqa: F401  (makes the CUDA torchvision wheel importable on CPU torch)
-
-    # isort: split
     from qwen_vl_utils import vision_process
 
     return vision_process

@@ -1,14 +1,15 @@
 """The `future_l1` lmms-eval chat model: batched latent-interleaved decoding of Future-L1 / Qwen3-VL checkpoints.
 
-Model args (`--model_args k=v,...`): pretrained (directory or hub id), latent (on/off; default: on iff the
-checkpoint has latent ids), max_latent_token, fixed_latent_budget (false | true | K), latent_multiplier,
-loose_latent_budget, head_prefer, max_num_frames (32), min_pixels (200,704), max_pixels (1,605,632), batch_size,
-dtype (auto: bf16 on GPU, float32 on CPU), attn_implementation, device, max_new_tokens (default for requests without
-one: 8192, as the official adapter), save_latents=DIR (npz sidecar per sample), seed, decoder (auto | fast | eager;
-auto: fast on CUDA), compile (fast decoder: torch.compile the decoder layer; default on CUDA), attn (fast decoder's
-attention form: matmul, the fastest on the H200 in bench/results/decode_bench_h200.json).
+Model args (`--model_args k=v,...`, plus lmms-eval's batch_size / max_batch_size / device): one typed object,
+`future_l1.model.adapter_args.FutureL1ModelArgs`, holds them all with their types, defaults and descriptions:
+pretrained (required), latent, max_latent_token, fixed_latent_budget (false | true | K), latent_multiplier,
+loose_latent_budget, head_prefer, dtype, attn_implementation, max_num_frames (32), min_pixels (200,704), max_pixels
+(1,605,632), max_new_tokens (8192), seed, save_latents=DIR (npz sidecar per sample), decoder (auto | fast | eager),
+compile, attn (matmul), batch_size, max_batch_size, device. An unknown key or a bad value is a ValueError
+(`ModelArgsError`) that names it and says what is expected.
 
-Behaviour (official-code-spec §3.2 unless said otherwise):
+Behaviour, as the authors' lmms-eval adapter (`lmms-eval/lmms_eval/models/future_l1.py` in OpenGVLab/Future-L1 at
+a91add2) unless said otherwise:
 - The messages come from the task's doc_to_messages (the *_future_l1 tasks include the official system prompt).
   A request without a system message gets FUTURE_L1_SYSTEM_PROMPT when latent decoding is on.
 - Media and text go through `model.inputs.prepare_sample`: frames sampled and sized by qwen-vl-utils 0.0.14's
@@ -37,7 +38,6 @@ import json
 import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,30 +45,15 @@ import torch
 from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
 from lmms_eval.api.model import lmms
 
-import future_l1.harness  # noqa: F401  (torchvision shim before transformers)
+from future_l1.model.adapter_args import FutureL1ModelArgs
 from future_l1.model.checkpoint import load_future_l1
 from future_l1.model.decoder import GenerationSettings
-from future_l1.model.inputs import (
-    DEFAULT_MAX_NUM_FRAMES,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_PIXELS,
-    collate,
-    prepare_sample,
-)
-
-ERROR_PREFIX = "[future-l1 error] "
-DEFAULT_MAX_NEW_TOKENS = 8192
-
-
-def _system_prompt() -> str | None:
-    try:
-        from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
-    except ImportError:
-        return None
-    return FUTURE_L1_SYSTEM_PROMPT
+from future_l1.model.inputs import collate, prepare_sample
+from future_l1.model.protocol import ERROR_PREFIX, FUTURE_L1_SYSTEM_PROMPT
 
 
 def _as_bool(value) -> bool | None:
+    """A gen_kwargs flag (do_sample) as lmms-eval passes it: a bool, a number or a word."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -86,74 +71,48 @@ def _dist_env() -> tuple[int, int, int]:
 class FutureL1(lmms):
     is_simple = False
 
-    def __init__(
-        self,
-        pretrained: str,
-        latent=None,
-        max_latent_token: int | None = None,
-        fixed_latent_budget=None,
-        latent_multiplier: float | None = None,
-        loose_latent_budget: int | None = None,
-        head_prefer: str | None = None,
-        max_num_frames: int = DEFAULT_MAX_NUM_FRAMES,
-        min_pixels: int = DEFAULT_MIN_PIXELS,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        batch_size: int | str = 1,
-        dtype: str | None = None,
-        attn_implementation: str | None = None,
-        device: str | None = None,
-        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        save_latents: str | None = None,
-        seed: int = 0,
-        max_batch_size: int | None = None,
-        decoder: str = "auto",
-        compile=None,
-        attn: str = "matmul",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, **model_args: Any) -> None:
+        """`model_args`: lmms-eval's `--model_args` pairs plus its batch_size / max_batch_size / device, parsed and
+        checked by `FutureL1ModelArgs` (a ModelArgsError, a ValueError, names an unknown key or a bad value)."""
         super().__init__()
+        args = FutureL1ModelArgs.from_model_args(**model_args)
+        self.args = args
         rank, world, local = _dist_env()
         self._rank, self._world_size = rank, world
-        if device is None or device in ("cuda", "auto") or (world > 1 and str(device).startswith("cuda")):
+        device = args.device
+        if device is None or device in ("cuda", "auto") or (world > 1 and device.startswith("cuda")):
             device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"  # data parallel: one GPU per local rank
         self._device = torch.device(device)
         if self._device.type == "cuda":
             torch.cuda.set_device(self._device)
+        dtype = args.dtype
         if self._device.type == "cpu":
             dtype = "fp32"  # bf16 matmuls on CPU are slow and change greedy outputs
-        fixed = fixed_latent_budget
-        if isinstance(fixed, str):
-            fixed = int(fixed) if fixed.isdigit() else _as_bool(fixed)
         self.model = load_future_l1(
-            pretrained,
-            latent=_as_bool(latent),
-            max_latent_token=max_latent_token,
-            fixed_latent_budget=fixed,
-            latent_multiplier=latent_multiplier,
-            loose_latent_budget=loose_latent_budget,
-            head_prefer=head_prefer,
+            args.pretrained,
+            latent=args.latent,
+            max_latent_token=args.max_latent_token,
+            fixed_latent_budget=args.fixed_latent_budget,
+            latent_multiplier=args.latent_multiplier,
+            loose_latent_budget=args.loose_latent_budget,
+            head_prefer=args.head_prefer,
             dtype=None if dtype in (None, "auto") else dtype,
             device=self._device,
-            attn_implementation=attn_implementation,
+            attn_implementation=args.attn_implementation,
         )
-        self.batch_size_per_gpu = max(1, int(batch_size) if str(batch_size).isdigit() else 1)
-        self.media = dict(max_num_frames=int(max_num_frames), min_pixels=int(min_pixels), max_pixels=int(max_pixels))
-        self.max_new_tokens = int(max_new_tokens)
-        self.save_latents = Path(save_latents) if save_latents else None
-        self.seed = int(seed)
-        self.pretrained = pretrained
+        self.batch_size_per_gpu = args.batch_size
+        self.media = dict(max_num_frames=args.max_num_frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+        self.max_new_tokens = args.max_new_tokens
+        self.save_latents = args.save_latents
+        self.seed = args.seed
+        self.pretrained = args.pretrained
         # Optional hook (tests, experiments): a decoder LogitsProcessor, (generated ids [B,t], logits [B,V]) -> logits.
         self.logits_processor = None
         # Decoder: "fast" (static KV cache, CUDA-graph step, continuous batching over batch_size slots), "eager"
         # (LatentDecoder, fixed batches), "auto" = fast on CUDA, eager on CPU.
-        decoder = str(decoder or "auto").lower()
-        if decoder not in ("auto", "fast", "eager"):
-            raise ValueError("decoder must be auto, fast or eager")
-        self.fast = decoder == "fast" or (decoder == "auto" and self._device.type == "cuda")
-        compile_flag = _as_bool(compile)
-        self.fast_options = dict(
-            compile=self._device.type == "cuda" if compile_flag is None else compile_flag, attn=str(attn)
-        )
+        self.fast = args.decoder == "fast" or (args.decoder == "auto" and self._device.type == "cuda")
+        compile_flag = self._device.type == "cuda" if args.compile is None else args.compile
+        self.fast_options = dict(compile=compile_flag, attn=args.attn)
         self._fast_decoder = None
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------------------------
@@ -205,9 +164,7 @@ class FutureL1(lmms):
             messages = messages.model_dump()
         messages = [dict(m) for m in (messages.get("messages", messages) if isinstance(messages, dict) else messages)]
         if self.model.latent and not any(m.get("role") == "system" for m in messages):
-            prompt = _system_prompt()
-            if prompt:
-                messages.insert(0, {"role": "system", "content": prompt})
+            messages.insert(0, {"role": "system", "content": FUTURE_L1_SYSTEM_PROMPT})
         return messages
 
     def _run_batch(self, samples, settings) -> list:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from future_l1.harness import torchvision_cpu
-from future_l1.harness.cache import cached_dir
+from future_l1.model import torchvision_cpu
+from future_l1.model.cache import cached_dir
 from future_l1.model.tokens import add_latent_tokens
 
 torchvision_cpu.install()

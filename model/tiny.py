@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from future_l1.harness.cache import cached_dir
+from future_l1.model.cache import cached_dir
 from future_l1.model.processor import build_processor, qwen_tokenizer_dir
 from future_l1.model.tokens import LatentIds
 
@@ -47,7 +47,7 @@ def tiny_config(latent_ids: LatentIds | None = None, *, hidden: int = 64, layers
     )  # fmt: skip
     for key, value in latent_ids.to_config().items():
         setattr(cfg, key, value)
-    cfg.max_latent_token = 4  # paper default L_max (official-code-spec §1.5 notes the scripts use 32)
+    cfg.max_latent_token = 4  # paper default L_max (the authors' `scripts/train_twiff.sh` uses 32)
     return cfg
 
 

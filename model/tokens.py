@@ -1,4 +1,4 @@
-"""The Future-L1 latent token scheme (official-code-spec §1.1).
+"""The Future-L1 latent token scheme (the authors' `src/constants.py` and `src/train/train.py`, OpenGVLab/Future-L1).
 
 The three tokens are *added, non-special* tokens: atomic when tokenising, kept by `skip_special_tokens=True`.
 Their ids are never hard-coded: they are read from the tokenizer and stored in the model config.
@@ -30,7 +30,7 @@ class LatentIds:
         return cls(*ids)
 
     def to_config(self) -> dict[str, int]:
-        """The config field names used by the published checkpoints (official-code-spec §2.5)."""
+        """The config field names used by the published checkpoints (the `config.json` of the authors' released checkpoints)."""
         return {"latent_id": self.latent, "latent_start_id": self.start, "latent_end_id": self.end}
 
 

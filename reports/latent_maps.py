@@ -33,12 +33,19 @@ class LatentPoints:
     doc: np.ndarray  # (n,) int doc id
 
 
-def save_latents_dir(model_args: str) -> Path | None:
-    """The `save_latents=DIR` folder in an lmms-eval model_args string, if any."""
+RUN_SCHEME = "run://"  # = harness.suite.RUN_SCHEME (reports sit below harness): a path inside the run directory
+
+
+def save_latents_dir(model_args: str, run_dir: str | Path | None = None) -> Path | None:
+    """The `save_latents=DIR` folder in an lmms-eval model_args string, if any; `save_latents=run://DIR` (as the
+    default demo suite writes it) is DIR inside `run_dir`, None without one."""
     for part in str(model_args or "").split(","):
         key, _, value = part.partition("=")
-        if key.strip() == "save_latents" and value.strip():
-            return Path(value.strip())
+        value = value.strip()
+        if key.strip() == "save_latents" and value:
+            if value.startswith(RUN_SCHEME):
+                return Path(run_dir) / value[len(RUN_SCHEME) :] if run_dir is not None else None
+            return Path(value)
     return None
 
 
@@ -150,7 +157,8 @@ def maps_for_results(results, plot_dir: Path, title_suffix: str = "") -> list[Pa
     """Latent maps for every RunResult whose model saved latents (model_args save_latents=DIR, DIR present)."""
     files: list[Path] = []
     for r in results:
-        latent_dir = save_latents_dir(r.meta.get("model_args", ""))
+        origin = Path(r.origin)
+        latent_dir = save_latents_dir(r.meta.get("model_args", ""), origin if origin.is_dir() else None)
         if latent_dir is None or not latent_dir.is_dir():
             continue
         samples = {int(d["doc_id"]): d for d in r.sample_dicts() if isinstance(d.get("doc_id"), int)}

@@ -1,7 +1,8 @@
 """Read evaluation results: our run directories and plain lmms-eval output folders, into `RunResult`s.
 
-A `RunResult` is one (model, task) evaluation: the aggregated metrics (lmms-eval's results entry with the ",none"
-filter suffix removed) and, when a samples file exists, the per-sample lines. Two layouts are understood:
+A `RunResult` is one (model, task) evaluation: the aggregated metrics (`normalize_metrics` of lmms-eval's results
+entry) and, when a samples file exists, the per-sample lines. Both follow `future_l1.tasks.results_schema`. Two layouts
+are understood:
 
 - a Future-L1 run directory (`future-l1 run`): results/<label>/<task>.json and samples/<label>/<task>.jsonl; the
   lmms_eval/ copy inside it is ignored so nothing is counted twice;
@@ -17,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from future_l1.reports.records import FUTUREBENCH, TWIFFBENCH, benchmark_of
-
-# Metric keys under which our tasks store their per-sample dict (the same object under every key).
-_SAMPLE_DICT_KEYS = {FUTUREBENCH: "future_acc", TWIFFBENCH: "twiff_avg"}
+from future_l1.tasks.results_schema import (
+    ResultsSchemaError,
+    benchmark_of,
+    normalize_metrics,
+    parse_results,
+    sample_record,
+)
 
 
 @dataclass
@@ -32,22 +36,28 @@ class RunResult:
     samples: list[dict[str, Any]] = field(default_factory=list)  # raw samples-jsonl lines
     n_samples: int | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    # Samples lines whose per-sample record is malformed: left out of every per-sample figure, and counted here.
+    sample_errors: list[str] = field(default_factory=list)
+    _dicts: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def benchmark(self) -> str:
         return benchmark_of(self.task)
 
     def sample_dicts(self) -> list[dict[str, Any]]:
-        """The task's per-sample dicts (see CONTEXT contracts), one per samples line that has one."""
-        key = _SAMPLE_DICT_KEYS.get(self.benchmark)
-        out = []
-        for line in self.samples:
-            d = line.get(key) if key else None
-            if not isinstance(d, dict):  # a plain lmms-eval file of another version: take any dict-valued metric
-                d = next((v for k, v in line.items() if k in self.metrics and isinstance(v, dict)), None)
-            if isinstance(d, dict):
-                out.append(d)
-        return out
+        """The task's per-sample records (`results_schema.FutureBenchSample` / `TwiffSample`), one per samples line
+        that has a valid one."""
+        if self._dicts is None:
+            self._dicts = []
+            for line in self.samples:
+                try:
+                    record = sample_record(line, self.task, set(self.metrics))
+                except ResultsSchemaError as exc:
+                    self.sample_errors.append(f"{self.origin}: {exc}")
+                    continue
+                if record is not None:
+                    self._dicts.append(record)
+        return self._dicts
 
 
 class ReportInputError(ValueError):
@@ -82,21 +92,23 @@ def read_run_dir(run_dir: Path) -> list[RunResult]:
     run_meta.update(_scalar_meta(run_dir / "judge.json", "judge."))
     out = []
     for result_file in sorted((run_dir / "results").glob("*/*.json")):
-        data = _load_json(result_file)
-        label, task = data.get("model", result_file.parent.name), data.get("task", result_file.stem)
+        try:
+            data = parse_results(_load_json(result_file), result_file)
+        except ResultsSchemaError as exc:
+            raise ReportInputError(str(exc)) from exc
         meta = dict(run_meta)
         for key in ("model_name", "model_args"):
-            if data.get(key) is not None:
-                meta[key] = str(data[key])
+            if getattr(data, key) is not None:
+                meta[key] = str(getattr(data, key))
         samples_file = run_dir / "samples" / result_file.parent.name / f"{result_file.stem}.jsonl"
         out.append(
             RunResult(
-                model=label,
-                task=task,
-                metrics=dict(data.get("metrics", {})),
+                model=data.model,
+                task=data.task,
+                metrics=dict(data.metrics),
                 origin=str(run_dir),
                 samples=_load_jsonl(samples_file) if samples_file.exists() else [],
-                n_samples=data.get("n_samples"),
+                n_samples=data.n_samples,
                 meta=meta,
             )
         )
@@ -129,26 +141,13 @@ def read_lmms_results_file(results_file: Path) -> list[RunResult]:
             RunResult(
                 model=str(model),
                 task=task,
-                metrics=strip_filter_suffix(entry),
+                metrics=normalize_metrics(entry),
                 origin=str(results_file),
                 samples=_load_jsonl(samples_file) if samples_file.exists() else [],
                 n_samples=(n_samples.get(task) or {}).get("effective"),
                 meta=meta,
             )
         )
-    return out
-
-
-def strip_filter_suffix(entry: dict[str, Any]) -> dict[str, Any]:
-    """{"future_acc,none": 61.0, "future_acc_stderr,none": "N/A", "alias": ...} -> {"future_acc": 61.0}."""
-    out = {}
-    for key, value in entry.items():
-        if "," not in key:
-            continue
-        name = key.split(",", 1)[0]
-        if "_stderr" in name or not isinstance(value, (int, float)) or isinstance(value, bool):
-            continue
-        out[name] = value
     return out
 
 

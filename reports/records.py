@@ -14,12 +14,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from future_l1.tasks.results_schema import FUTUREBENCH, TWIFFBENCH, benchmark_of  # noqa: F401  (re-exported)
+
 MEASURED = "measured"
 PUBLISHED = "published"
 OVERALL = "all"  # split name of a whole-benchmark figure
 
-FUTUREBENCH = "futurebench"
-TWIFFBENCH = "twiffbench"
 FUTUREBENCH_SPLITS = ("hop1", "hop2", "hop3", "interp")
 
 RECORD_FIELDS = (
@@ -77,14 +77,6 @@ class Record:
     @property
     def key(self) -> tuple[str, str, str, str]:
         return (self.model, self.task, self.split, self.metric)
-
-
-def benchmark_of(task: str) -> str:
-    """Map a task name onto the benchmark whose leaderboard shows it (the three prompt variants share one)."""
-    for bench in (FUTUREBENCH, TWIFFBENCH):
-        if task == bench or task.startswith(bench + "_"):
-            return bench
-    return task
 
 
 def records_to_csv(records: Iterable[Record]) -> str:

@@ -21,6 +21,7 @@ from future_l1.reports.published import CostPoint, inference_cost_points, publis
 from future_l1.reports.readers import RunResult, read_results
 from future_l1.reports.records import FUTUREBENCH, MEASURED, OVERALL, TWIFFBENCH, Record, records_to_csv
 from future_l1.reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from future_l1.tasks.results_schema import ResultsSchemaError, read_results_file
 
 FORMATS = ("md", "html", "csv", "tex", "plots")
 
@@ -52,6 +53,17 @@ def report_markdown(records: Sequence[Record]) -> str:
     return text
 
 
+def malformed_samples_note(results: Sequence[RunResult]) -> str:
+    """A section naming every samples line left out because its per-sample record is malformed ('' when none)."""
+    bad = [(r, r.sample_errors) for r in results if r.sample_errors]
+    if not bad:
+        return ""
+    lines = ["", "### Malformed samples (left out of per-sample figures)", "", "| Model | Task | n | First error |",
+             "|---|---|---:|---|"]  # fmt: skip
+    lines += [f"| {r.model} | {r.task} | {len(errs)} | {errs[0].replace('|', '/')} |" for r, errs in bad]
+    return "\n".join(lines) + "\n"
+
+
 def write_report(
     paths: Iterable[Path],
     out_dir: Path,
@@ -67,7 +79,7 @@ def write_report(
     records = build_records(results, published=published, seed=seed, n_boot=n_boot)
     boards = build_leaderboards(records)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = Report(report_markdown(records), records)
+    report = Report(report_markdown(records) + malformed_samples_note(results), records)
 
     def write(name: str, text: str) -> None:
         path = out_dir / name
@@ -97,6 +109,41 @@ def render_run(run_dir: Path, out_dir: Path | None = None) -> str:
     """Harness hook at the end of `future-l1 run`: write run_dir/report/ (or out_dir) and return the Markdown."""
     run_dir = Path(run_dir)
     return write_report([run_dir], Path(out_dir) if out_dir else run_dir / "report").markdown
+
+
+# Metrics a plain table shows first when present (the headline numbers of each benchmark family).
+HEADLINE = ("future_acc", "twiff_avg", "twiff_cot", "twiff_answer")
+
+
+def plain_table(run_dir: Path) -> str:
+    """One row per model, one column per task × metric: the fallback when the full report cannot be rendered.
+    Counts (n_*) are left out; None is shown as "no score", never as 0."""
+    rows: dict[str, dict[str, str]] = {}
+    columns: list[str] = []
+    for path in sorted((Path(run_dir) / "results").glob("*/*.json")):
+        try:
+            result = read_results_file(path)
+        except ResultsSchemaError as exc:
+            rows.setdefault(path.parent.name, {})[f"{path.stem}:error"] = str(exc)
+            continue
+        metrics = result.metrics
+        keys = [k for k in HEADLINE if k in metrics] or [k for k in metrics if not k.startswith("n_")]
+        for key in keys:
+            column = f"{result.task}:{key}"
+            if column not in columns:
+                columns.append(column)
+            value = metrics[key]
+            text = "no score" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+            rows.setdefault(result.model, {})[column] = text
+    columns += sorted({c for cells in rows.values() for c in cells if c not in columns})
+    if not rows:
+        return "(no finished results)"
+    header = ["model", *columns]
+    table = [header] + [[model, *(cells.get(c, "-") for c in columns)] for model, cells in rows.items()]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def _slug(text: str) -> str:

@@ -1,4 +1,5 @@
-"""LA-DAPO training curves: rewards by component, dynamic sampling, KL, latent span statistics, loss.
+"""LA-DAPO training curves: rewards by component (over every rollout generated, and over the groups kept by dynamic
+sampling and trained on), dynamic sampling, KL, latent span statistics, loss, the judge fallback's counters.
 
 Reads an RL output folder's `rl_history.json` (written by `future_l1.training.rl.run`) or a Trainer
 `trainer_state.json`, and writes `rl_curves.png` / `.svg` (deterministic bytes, `plots.save`) beside it, or where
@@ -20,14 +21,16 @@ import matplotlib.pyplot as plt
 
 from future_l1.reports.plots import RC, save
 
+_COMPONENTS = ("accuracy", "format", "ctr", "div", "total")
 PANELS = (
-    ("reward components (Eq. 7)", ("rewards/accuracy/mean", "rewards/format/mean", "rewards/ctr/mean",
-                                   "rewards/div/mean", "rewards/total/mean")),
+    ("rewards, every rollout (Eq. 7)", tuple(f"rewards_all/{c}/mean" for c in _COMPONENTS)),
+    ("rewards, groups trained on", tuple(f"rewards/{c}/mean" for c in _COMPONENTS)),
     ("dynamic sampling", ("sampling/kept_ratio", "sampling/tries", "sampling/filled_unfiltered")),
     ("KL to the reference", ("kl",)),
     ("latent spans", ("latent/spans_per_sample", "latent/span_len_mean")),
     ("policy", ("loss", "entropy", "clip_ratio/region_mean")),
     ("completions", ("completions/mean_length", "completions/clipped_ratio")),
+    ("LLM-judge fallback", ("judge/calls", "judge/failures", "judge/accepted")),
 )  # fmt: skip
 
 

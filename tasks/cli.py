@@ -62,7 +62,7 @@ def _data_check(args: argparse.Namespace) -> int:
 
 
 def _data_demo(args: argparse.Namespace) -> int:
-    from future_l1.tasks.demo_data import futurebench_demo_dir, twiffbench_demo_dir
+    from future_l1.tasks.demo_benchmarks import futurebench_demo_dir, twiffbench_demo_dir
 
     print(f"futurebench: {futurebench_demo_dir()}")
     print(f"twiffbench: {twiffbench_demo_dir()}")

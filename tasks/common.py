@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-ERROR_PREFIX = "[future-l1 error] "  # how a model-side failure (corrupt video, missing file) reaches the task
+from future_l1.model.protocol import ERROR_PREFIX, FUTURE_L1_SYSTEM_PROMPT
+from future_l1.model.tokens import latent_span_lengths
 
 
 def future_l1_messages(media_type: str, visuals: list, text: str) -> list[dict]:
     """The `*_future_l1` chat layout: the Future-L1 system prompt, then the media items, then the question text."""
-    from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
-
     media = [{"type": media_type, "url": v} for v in visuals]
     return [
         {"role": "system", "content": [{"type": "text", "text": FUTURE_L1_SYSTEM_PROMPT}]},
@@ -23,8 +22,6 @@ def model_error(response: str) -> str | None:
 
 def latent_spans(response: str) -> list[int]:
     """Latent steps per span, recovered from the decoded text (special tokens are kept by the adapter)."""
-    from future_l1.model.tokens import latent_span_lengths
-
     return latent_span_lengths(response)
 
 

@@ -53,6 +53,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from future_l1.model.cache import cache_root
 from future_l1.tasks.judge_server import RUBRIC_MODEL, ChatServer, rubric_judge
 from future_l1.tasks.prompts import JUDGE_PROMPT_VERSION
 
@@ -311,8 +312,6 @@ class Judge:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def _cache_path(self, key: str) -> Path:
-        from future_l1.harness.cache import cache_root
-
         return cache_root() / "judge_cache" / key[:2] / f"{key}.json"
 
     def score(self, messages: list[dict]) -> Verdict:

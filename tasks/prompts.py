@@ -1,10 +1,10 @@
 """Protocol strings of the official FutureBench / TwiFF-Bench evaluation, byte-identical.
 
 These are facts of the benchmark protocol (changing one byte changes the numbers), so they are reproduced exactly and
-guarded by sha256 in tests/tasks/test_prompts.py. Provenance of each string:
+guarded by sha256 in tests/tasks/test_tasks_prompts.py. Provenance of each string:
 
-- FUTURE_L1_SYSTEM_PROMPT: the Future-L1 SFT/eval system prompt (548 chars, sha256 3aeddfd1…), as given in the
-  project brief (reconstructed by the lead from the official hash; matches the paper's Figure 10 text).
+- FUTURE_L1_SYSTEM_PROMPT: defined in `future_l1.model.protocol` (the model needs it without the tasks) and
+  re-exported here.
 - TWIFF_COT_PROMPT: TwiFF's `COT_SYSTEM_PROMPT` (LiuJunhua02/TwiFF inference scripts; also the OpenGVLab/Future-L1
   lmms-eval fork `tasks/twiffbench/utils.py`), 379 chars, sha256 0ab600e3…; verified against both sources.
 - TWIFF_JUDGE_SYSTEM_PROMPT: `system_prompt_template` of TwiFF `eval/TwiFFBench/gencot_vqa_eval.py` (identical in the
@@ -16,16 +16,7 @@ guarded by sha256 in tests/tasks/test_prompts.py. Provenance of each string:
 
 from __future__ import annotations
 
-FUTURE_L1_SYSTEM_PROMPT = (
-    "You are a multimodal reasoning assistant capable of thinking in textual and visual modes.\n\n\n"
-    "Use the following tags to switch your thinking mode:\n\n"
-    "1.  **Textual Mode**: `<reason>Your textual reasoning process</reason>`\n"
-    "    *   For logical analysis, planning, and verbal thought.\n\n"
-    "2.  **Visual Mode**: `<|latent_start|>Your visual reasoning process<|latent_end|>`\n"
-    "    *   For mental visualization, imagination and simulation.\n\n\n"
-    "**Output Rules**:\n"
-    "*   After all thinking is complete, place the final answer inside `<answer>Your Final Answer</answer>`.\n"
-)
+from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT  # noqa: F401  (re-exported: the benchmark's prompt set)
 
 # --- FutureBench (pre_prompt, post_prompt) per task -------------------------------------------------------------
 FUTUREBENCH_FUTURE_L1_POST_PROMPT = "Please provide only the single option letter within the <answer> </answer> tags."

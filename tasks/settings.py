@@ -5,7 +5,7 @@
   overrides the clip folder when the clips live elsewhere.
 - `FUTURE_L1_TWIFFBENCH_DIR`: a folder holding the TwiFF-Bench parquet shards `test-0000{0..3}-of-00004.parquet`.
 
-Unset (or set to `demo`), each falls back to the procedurally generated demo set (`future_l1.tasks.demo_data`), which
+Unset (or set to `demo`), each falls back to the procedurally generated demo set (`future_l1.tasks.demo_benchmarks`), which
 has the same schema, so the same loaders and tasks serve demo and real data.
 """
 
@@ -29,7 +29,7 @@ def _from_env(name: str) -> Path | None:
 def futurebench_dir() -> Path:
     path = _from_env(FUTUREBENCH_ENV)
     if path is None:
-        from future_l1.tasks.demo_data import futurebench_demo_dir
+        from future_l1.tasks.demo_benchmarks import futurebench_demo_dir
 
         return futurebench_demo_dir()
     return path
@@ -42,7 +42,7 @@ def futurebench_video_dir(data_dir: Path) -> Path:
 def twiffbench_dir() -> Path:
     path = _from_env(TWIFFBENCH_ENV)
     if path is None:
-        from future_l1.tasks.demo_data import twiffbench_demo_dir
+        from future_l1.tasks.demo_benchmarks import twiffbench_demo_dir
 
         return twiffbench_demo_dir()
     return path

@@ -18,7 +18,7 @@ os.environ.setdefault("FUTURE_L1_CACHE", str(Path.home() / ".cache" / "future_l1
 
 import pytest
 
-import future_l1.harness  # noqa: F401  (installs the torchvision hook before transformers loads)
+import future_l1.model  # noqa: F401  (installs the torchvision hook before transformers loads)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from future_l1.harness.cache import cached_dir
+from future_l1.model.cache import cached_dir
 from future_l1.model.tokens import LATENT, LATENT_END, LATENT_START, LatentIds, latent_span_lengths
 from future_l1.tasks.scenes import COLOURS, simulate, write_video
 
@@ -181,7 +181,7 @@ def test_cli_version_and_help() -> None:
 
 
 def test_torchvision_imports_next_to_cpu_torch(tmp_path: Path) -> None:
-    from future_l1.harness.torchvision_cpu import PTH_NAME, write_pth
+    from future_l1.model.torchvision_cpu import PTH_NAME, write_pth
 
     assert write_pth(tmp_path).name == PTH_NAME
     # a fresh interpreter, as the raw lmms-eval CLI would start: the venv's .pth hook must make this work

@@ -7,6 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from future_l1.model.cache import cached_dir
+
 DEMO_CHECKPOINT = "demo-future-l1-sft-v3"  # v2: format-learning recipe, eval pixels, fixed budget; v3: data
 # A fast CPU recipe for the ~10M-parameter tiny model (not a research setting): enough steps at a high learning rate
 # for it to learn the Future-L1 output format; about a minute on 2 CPU cores.
@@ -42,7 +44,7 @@ def _build_demo_checkpoint(out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="future-l1-demo-base-") as base:
         run_sft(demo_config(out, model_name_or_path=str(_base_at_eval_budget(Path(base))), **DEMO_RECIPE))
     # Decode spans with the fixed budget of L_max = 4 steps, the span length the demo training shows. In SFT the
-    # position after <|latent_start|> is never supervised (its label is a masked <|latent|>, official-code-spec §2.3),
+    # position after <|latent_start|> is never supervised (its label is a masked <|latent|>, as in the authors' `src/dataset/` collators),
     # so in loose mode the tiny model ends every span at once (empty spans); the loose mode stays one model arg away.
     cfg_path = out / "config.json"
     config = json.loads(cfg_path.read_text())
@@ -57,8 +59,6 @@ def demo_checkpoint() -> Path:
     not learn to predict (FutureBench accuracy stays near chance), so the demo shows the product's format and
     plumbing, not its accuracy.
     """
-    from future_l1.harness.cache import cached_dir
-
     return cached_dir(DEMO_CHECKPOINT, _build_demo_checkpoint)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from transformers import TrainingArguments
 
+from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+
 PAPER = "arXiv 2606.05769"
 
 
@@ -29,7 +31,10 @@ class LatentSFTConfig(TrainingArguments):
         default="", metadata={"help": f"Base Qwen3-VL checkpoint (paper: Qwen3-VL-8B-Instruct, {PAPER} §4)."}
     )
     train_file: str = field(
-        default="", metadata={"help": "Future-L1-50K / TwiFF JSON or JSONL (Format A or B, official-code-spec §5.1)."}
+        default="",
+        metadata={
+            "help": "Future-L1-50K / TwiFF JSON or JSONL (Format A or B, as the authors' `src/dataset/*.py` read them)."
+        },
     )
     allow_bad_records: bool = field(
         default=False, metadata={"help": "Skip unusable records (each logged with its reason) instead of failing."}
@@ -106,8 +111,6 @@ def resolve_system_prompt(value: str | None) -> str | None:
     if value in (None, "", "none"):
         return None
     if value == "future_l1":
-        from future_l1.tasks.prompts import FUTURE_L1_SYSTEM_PROMPT
-
         return FUTURE_L1_SYSTEM_PROMPT
     return value
 

@@ -1,4 +1,4 @@
-"""Readers and validators for Future-L1-50K / TwiFF SFT records (official-code-spec §5.1–5.2).
+"""Readers and validators for Future-L1-50K / TwiFF SFT records (the formats the authors' `src/dataset/*.py` read).
 
 Two record forms are accepted, told apart per record:
 

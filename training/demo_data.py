@@ -1,13 +1,13 @@
 """A small deterministic Future-L1-50K-style training set built from procedural scenes (`future_l1.tasks.scenes`).
 
-Every record is a Format A record (official-code-spec §5.1): an mp4 clip, question frames and one reasoning frame
+Every record is a Format A record (see training/data.py): an mp4 clip, question frames and one reasoning frame
 given as 1-based positions in the shared 8-frame keyframe pool, and a gpt turn "THOUGHT 1: <short reason> <image>".
 The encoder (`latent_batch.assistant_text`) turns that into the Future-L1 output format the demo model must learn:
 
     <reason>short reason</reason>\\n<|latent_start|><|latent|>…<|latent_end|>\\n<answer>…</answer>
 
 Two kinds of records, in `train.json` alternately:
-- multiple choice, in the FutureBench demo style (`future_l1.tasks.demo_data.multiple_choice`): the question, the
+- multiple choice, in the FutureBench demo style (`future_l1.tasks.demo_benchmarks.multiple_choice`): the question, the
   "A. … D." option lines and the futurebench_future_l1 post-prompt, laid out as that task's `doc_to_text`; the answer
   is the option letter, and the gold letters are balanced (each letter equally often). The reasoning frame is the
   first keyframe at or after the first event after the observed part;
@@ -28,7 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from future_l1.harness.cache import cached_dir
+from future_l1.model.cache import cached_dir
+from future_l1.tasks.demo_benchmarks import FB_CUT, FB_FRAMES, FB_SPLITS, SIZE, multiple_choice
+from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT, TWIFF_COT_PROMPT
+from future_l1.tasks.scenes import KINDS, simulate, write_video
 from future_l1.training.frames import keyframe_pool
 
 DEMO_CACHE = "demo-train-v3"  # v2: multiple-choice records, one reason + one span each; v3: lossless video
@@ -80,9 +83,6 @@ def _record(rid: str, video: str, question: str, q_slots: list[int], r_slot: int
 
 def open_record(index: int, seed: int, videos: Path) -> dict:
     """A TwiFF-style open question: what is the first event after the question frames?"""
-    from future_l1.tasks.prompts import TWIFF_COT_PROMPT
-    from future_l1.tasks.scenes import KINDS, simulate, write_video
-
     kind = KINDS[index % len(KINDS)]
     sim = simulate(kind, seed, n_frames=OPEN_FRAMES, fps=FPS)
     name = f"{kind}_{seed}.mp4"
@@ -101,10 +101,6 @@ def open_record(index: int, seed: int, videos: Path) -> dict:
 
 def mc_record(index: int, videos: Path) -> dict:
     """A FutureBench-style multiple-choice question (split cycling hop1/hop2/hop3/hop5, gold letter `ABCD[i % 4]`)."""
-    from future_l1.tasks.demo_data import FB_CUT, FB_FRAMES, FB_SPLITS, SIZE, multiple_choice
-    from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
-    from future_l1.tasks.scenes import KINDS, simulate, write_video
-
     split, gold = FB_SPLITS[(index // 4) % 4], "ABCD"[index % 4]  # every split gets every letter
     seed = MC_SEED0 + 100 * index
     while True:

@@ -1,8 +1,8 @@
 """The one 8-frame keyframe pool shared by SFT, selection, RL and evaluation, and a cached frame decoder.
 
 TwiFF / Future-L1-50K records refer to frames by 1-based position in a fixed 8-frame pool of the video
-(official-code-spec §5.1). The authors built that pool two different ways: their SFT loader takes frame 1, six
-interval midpoints and frame L−2, while their RL loader takes `linspace(1, L−2, 8)` (spec §6.3). For L = 100:
+(the authors' `src/dataset/*.py`). The authors built that pool two different ways: their SFT loader takes frame 1, six
+interval midpoints and frame L−2, while their RL loader (`RL_v2/verl/utils/dataset.py`) takes `linspace(1, L−2, 8)`. For L = 100:
 
     SFT (ours, everywhere): [1, 9, 25, 41, 57, 73, 89, 98]
     authors' RL:            [1, 15, 29, 43, 56, 70, 84, 98]

@@ -1,4 +1,4 @@
-"""Turn an `SFTRecord` into model inputs with latent spans, and pad examples into batches (official-code-spec §5.2).
+"""Turn an `SFTRecord` into model inputs with latent spans, and pad examples into batches (paper §3.2; as the authors' `src/dataset/*.py` do).
 
 The assistant turn is `<reason>…</reason>\n` text blocks interleaved, in placeholder order, with one latent span per
 reasoning frame: `<|latent_start|>` + N×`<|latent|>` + `<|latent_end|>\n`, and ends with `<answer>…</answer>`.
@@ -6,7 +6,7 @@ N is the frame's merged vision-token count after resizing it with Qwen's smart_r
 2, max_pixels = max_latent_token·32², min_pixels = min(2·32², max_pixels)); with the paper's L_max = 4 a 16:9 frame
 gives 2 tokens and a square one 4.
 
-Labels (spec §2.3): everything up to and including `<|im_start|>assistant\n` is masked, and so are padding and every
+Labels (as in the authors' collators): everything up to and including `<|im_start|>assistant\n` is masked, and so are padding and every
 `<|latent|>`; `<|latent_start|>`, `<|latent_end|>`, the tags, `<|im_end|>` and newlines are supervised.
 Deviation: the authors mask only through `<|im_start|>assistant` and supervise the `\n` after it. That `\n` belongs
 to the generation prompt (`add_generation_prompt` writes it), so the model never predicts it; supervising it only

@@ -1,4 +1,4 @@
-"""The latent-aligned SFT forward and loss: L = L_CE + λ·L_latent (paper Eq. 1–3; official-code-spec §2.2–2.3).
+"""The latent-aligned SFT forward and loss: L = L_CE + λ·L_latent (paper Eq. 1–3; the authors' forward in `src/model/future_l1.py`).
 
 Forward, through public transformers APIs only (no monkey-patching):
 1. embed the tokens; run the *frozen* vision tower + merger on the reasoning (future) frames and scatter their merged

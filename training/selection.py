@@ -1,12 +1,12 @@
 """Visual-gain selection (`future-l1 train select`): the Future-L1-50K curation rule (paper §3.2, App. D).
 
-The authors describe it but never released code (official-code-spec §5.3). For every candidate a probe model answers
+The authors describe it but never released code (only their README and `asset/figure2.png` describe it). For every candidate a probe model answers
 k = 8 times text-only (question frames + question; p_t = number correct) and k = 8 times with the reasoning (future)
 frames added as hints (p_v). Keep a candidate iff p_t ≤ 6 and p_v − p_t ≥ 2, rank by gain p_v − p_t (ties: lower
 p_t first, then input order), write the top K with their counts.
 
 Correctness is decided by rule (normalised exact match of the `<answer>` text, or the option letter); an optional
-`Judge` decides only the answers the rule rejects (the paper's probe used an LLM judge throughout; the RL reward uses
+`AnswerJudge` decides only the answers the rule rejects (the paper's probe used an LLM judge throughout; the RL reward uses
 rule first, judge as fallback, which is what we do here too).
 
 Resumable: each finished candidate is appended to `<out>.progress.jsonl` and fsync'd; a re-run reads it and skips
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from future_l1.harness import jsonl
+from future_l1.model import jsonl
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Probe(Protocol):
 
 
 @runtime_checkable
-class Judge(Protocol):
+class AnswerJudge(Protocol):
     """Decides whether `prediction` answers `question` as `reference` does (an LLM judge, typically)."""
 
     def __call__(self, question: str, reference: str, prediction: str) -> bool: ...
@@ -93,7 +93,7 @@ class Counts:
         return self.p_t <= MAX_TEXT_CORRECT and self.gain >= MIN_GAIN
 
 
-def count_correct(answers: list[str], reference: str, question: str, judge: Judge | None) -> int:
+def count_correct(answers: list[str], reference: str, question: str, judge: AnswerJudge | None) -> int:
     n = 0
     for a in answers:
         ok = rule_correct(a, reference)
@@ -115,7 +115,7 @@ def select(
     k: int = K_ROLLOUTS,
     temperature: float = 1.0,
     seed: int = 0,
-    judge: Judge | None = None,
+    judge: AnswerJudge | None = None,
     allow_bad: bool = True,
     progress: bool = True,
     on_item: Callable[[Counts], None] | None = None,

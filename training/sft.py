@@ -21,11 +21,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 from transformers import Trainer
+from transformers.trainer import TRAINING_ARGS_NAME
 
+from future_l1.model.checkpoint import save_future_l1_checkpoint
 from future_l1.training.config import LatentSFTConfig
 
 log = logging.getLogger(__name__)
-ARCHITECTURE = "FutureL1_Qwen3VL"
 
 
 class LatentSFTDataset(Dataset):
@@ -91,12 +92,19 @@ class LatentSFTTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
     def _save(self, output_dir: str | None = None, state_dict=None):
-        super()._save(output_dir, state_dict=state_dict)
-        finalize_checkpoint(Path(output_dir or self.args.output_dir), self.sft_config)
+        """Save through the project's one checkpoint writer (weights, processor, the published config fields)."""
+        if not self.args.should_save and not getattr(self, "is_distributed_loading_by_transformers", False):
+            return
+        out = Path(output_dir or self.args.output_dir)
+        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+        save_future_l1_checkpoint(model, self.processing_class, out, state_dict=state_dict,
+                                  is_main_process=self.args.should_save)  # fmt: skip
+        if self.args.should_save:
+            torch.save(self.args, out / TRAINING_ARGS_NAME)
 
 
 def checkpoint_fields(config: LatentSFTConfig, latent_ids) -> dict:
-    """Config fields the Future-L1 model adapter reads (official-code-spec §2.5)."""
+    """Config fields the Future-L1 model adapter reads (the `config.json` of the authors' released checkpoints)."""
     return {
         **latent_ids.to_config(),
         "max_latent_token": config.max_latent_token,
@@ -106,16 +114,6 @@ def checkpoint_fields(config: LatentSFTConfig, latent_ids) -> dict:
         "use_projection_head": False,
         "text_only_sft": config.text_only,
     }
-
-
-def finalize_checkpoint(out: Path, config: LatentSFTConfig) -> None:
-    """`save_pretrained` writes the Python class as architecture; a Future-L1 checkpoint names its own."""
-    cfg_path = out / "config.json"
-    if cfg_path.exists():
-        data = json.loads(cfg_path.read_text())
-        data["architectures"] = [ARCHITECTURE]
-        data["model_type"] = "qwen3_vl"
-        cfg_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def build_trainer(config: LatentSFTConfig):

@@ -18,6 +18,7 @@ import re
 from future_l1.tasks.common import first_response, future_l1_messages, latent_spans, model_error, pct
 from future_l1.tasks.futurebench import parsing
 from future_l1.tasks.futurebench.data import SPLIT_NAMES
+from future_l1.tasks.results_schema import FutureBenchSample
 
 _INLINE_A = re.compile(r"\bA\)\s+")
 _INLINE_D = re.compile(r"\bD\)\s+")
@@ -50,18 +51,18 @@ def _record(doc: dict, response: str, parse, parse_strict) -> dict:
     error = f"data: {doc['data_error']}" if doc.get("data_error") else model_error(response)
     pred = "" if error else parse(response)
     pred_strict = "" if error else parse_strict(response)
-    return {
-        "doc_id": int(doc.get("doc_id", -1)),
-        "id": str(doc.get("id", "")),
-        "split": SPLIT_NAMES.get(str(doc.get("question_type")), str(doc.get("question_type"))),
-        "pred": pred,
-        "pred_strict": pred_strict,
-        "answer": answer,
-        "correct": int(bool(pred) and pred == answer),
-        "correct_strict": int(bool(pred_strict) and pred_strict == answer),
-        "error": error,
-        "latent_spans": [] if error else latent_spans(response),
-    }
+    return FutureBenchSample(
+        doc_id=int(doc.get("doc_id", -1)),
+        id=str(doc.get("id", "")),
+        split=SPLIT_NAMES.get(str(doc.get("question_type")), str(doc.get("question_type"))),
+        pred=pred,
+        pred_strict=pred_strict,
+        answer=answer,
+        correct=int(bool(pred) and pred == answer),
+        correct_strict=int(bool(pred_strict) and pred_strict == answer),
+        error=error,
+        latent_spans=[] if error else latent_spans(response),
+    ).model_dump()
 
 
 METRICS = (
@@ -75,11 +76,11 @@ def _safe(doc: dict, results: list, parse, parse_strict) -> dict:
     try:
         record = _record(doc, first_response(results), parse, parse_strict)
     except Exception as exc:  # a malformed doc; counted as an error, scored wrong
-        record = {
-            "doc_id": -1, "id": str(doc.get("id", "")), "split": SPLIT_NAMES.get(str(doc.get("question_type")), "?"),
-            "pred": "", "pred_strict": "", "answer": "", "correct": 0, "correct_strict": 0,
-            "error": f"scoring failed: {type(exc).__name__}: {exc}", "latent_spans": [],
-        }  # fmt: skip
+        record = FutureBenchSample(
+            doc_id=-1, id=str(doc.get("id", "")), split=SPLIT_NAMES.get(str(doc.get("question_type")), "?"),
+            pred="", pred_strict="", answer="", correct=0, correct_strict=0,
+            error=f"scoring failed: {type(exc).__name__}: {exc}", latent_spans=[],
+        ).model_dump()  # fmt: skip
     return dict.fromkeys(METRICS, record)
 
 

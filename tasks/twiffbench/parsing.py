@@ -1,8 +1,9 @@
 """TwiFF-Bench response handling: the official sanitisation before judging, and answer extraction.
 
-Sanitisation (official, spec §4.2): drop `<|latent…|>` and chat-template tokens; rewrite the legacy `<ans>` tag to
-`<answer>`; split at the first `<answer>…</answer>`; in the head, join the inner texts of all `<reason>` blocks with
-blank lines and strip leftover reason tags; rebuild as "head\n<answer>inner</answer>".
+Sanitisation (official: the authors' fork, `lmms_eval/tasks/twiffbench/utils.py`): drop `<|latent…|>` and
+chat-template tokens; rewrite the legacy `<ans>` tag to `<answer>`; split at the first `<answer>…</answer>`; in the
+head, join the inner texts of all `<reason>` blocks with blank lines and strip leftover reason tags; rebuild as
+"head\n<answer>inner</answer>".
 """
 
 from __future__ import annotations

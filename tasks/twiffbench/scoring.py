@@ -25,6 +25,7 @@ import re
 
 from future_l1.tasks.common import first_response, future_l1_messages, latent_spans, model_error
 from future_l1.tasks.prompts import TWIFF_COT_PROMPT, TWIFF_JUDGE_SYSTEM_PROMPT
+from future_l1.tasks.results_schema import TwiffSample
 from future_l1.tasks.twiffbench.parsing import sanitize_response, split_reference, split_response
 
 
@@ -113,7 +114,8 @@ METRICS = ("twiff_cot", "twiff_answer", "twiff_avg", "twiff_cot_failzero", "twif
 
 def _category(doc: dict) -> str | None:
     meta = doc.get("meta_data")
-    return meta.get("classification") if isinstance(meta, dict) else None
+    value = meta.get("classification") if isinstance(meta, dict) else None
+    return None if value is None else str(value)
 
 
 def process_results(doc: dict, results: list) -> dict:
@@ -142,7 +144,7 @@ def process_results(doc: dict, results: list) -> dict:
             record["judge_reasoning"] = verdict.reasoning
     except Exception as exc:
         record["error"] = f"judge: {type(exc).__name__}: {exc}"
-    return dict.fromkeys(METRICS, record)
+    return dict.fromkeys(METRICS, TwiffSample.model_validate(record).model_dump())
 
 
 # --- aggregations ----------------------------------------------------------------------------------------------

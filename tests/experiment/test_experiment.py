@@ -94,14 +94,16 @@ def test_sft_is_bit_reproducible_and_the_variants_differ(tmp_path):
     assert json.loads((first / "config.json").read_text())["fixed_latent_budget"] is True
 
 
-def test_quick_mode_end_to_end(tmp_path, capsys):
-    """The CI mode: every stage runs through the product (SFT, harness runs, report, paired comparisons)."""
+def test_quick_mode_end_to_end_and_bit_reproducible(tmp_path, capsys):
+    """The CI mode: every stage runs through the product (SFT, harness runs, report, paired comparisons); a second
+    run from scratch in another folder gives the same weights, answers and numbers; a rerun resumes."""
     from future_l1.harness.cli import main
 
-    assert main(["experiment", "latent-vs-text", "--quick", "--split", "test", "--out", str(tmp_path)]) == 0
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main(["experiment", "latent-vs-text", "--quick", "--split", "test", "--out", str(first)]) == 0
     printed = capsys.readouterr().out
     assert "(a) latent SFT" in printed and "McNemar" in printed
-    (report_dir,) = (tmp_path / "report").iterdir()
+    (report_dir,) = (first / "report").iterdir()
     result = json.loads((report_dir / "result.json").read_text())
     assert set(result["accuracy"]) == {"latent", "text", "latent_off", "answer_prior"}
     n = result["settings"]["n_test"]
@@ -111,11 +113,32 @@ def test_quick_mode_end_to_end(tmp_path, capsys):
     for c in result["comparisons"]:
         assert 0.0 <= c["p_value"] <= 1.0 and c["n_shared"] > 0
     assert (report_dir / "report.html").is_file() and (report_dir / "experiment.md").is_file()
+    # (a) saved its latents, one file per item (24 steps are too few for it to open spans, so no map is asserted here;
+    # tests/reports/test_latent_maps.py renders maps from the default demo run's saved latents)
+    assert len(list((first / "latents").glob("*/futurebench_future_l1__*.npz"))) == n
     # each run directory holds one model, so `future-l1 report compare` works on any two of them
     runs = result["runs"]
     assert main(["report", "compare", runs["text"]["0"], runs["latent"]["0"]]) == 0
     assert "McNemar" in capsys.readouterr().out
+
+    # bit-reproducible: a second run from scratch gives the same checkpoints, answers and numbers
+    assert main(["experiment", "latent-vs-text", "--quick", "--split", "test", "--out", str(second)]) == 0
+    other = json.loads((second / "report" / report_dir.name / "result.json").read_text())
+    assert other["accuracy"] == result["accuracy"] and other["comparisons"] == result["comparisons"]
+    for ckpt in (first / "checkpoints").glob("*/*"):
+        assert _weights_hash(ckpt) == _weights_hash(second / ckpt.relative_to(first))
+    for variant, by_seed in runs.items():
+        answers = [_answers(Path(run)) for run in (by_seed.get("0") or by_seed["-"], other["runs"][variant].get("0")
+                                                   or other["runs"][variant]["-"])]  # fmt: skip
+        assert answers[0] == answers[1] and answers[0]
+
     # resuming reuses every checkpoint and run: the same numbers again
-    assert main(["experiment", "latent-vs-text", "--quick", "--split", "test", "--out", str(tmp_path)]) == 0
+    assert main(["experiment", "latent-vs-text", "--quick", "--split", "test", "--out", str(first)]) == 0
     again = json.loads((report_dir / "result.json").read_text())
     assert again["accuracy"] == result["accuracy"] and again["comparisons"] == result["comparisons"]
+
+
+def _answers(run: Path) -> list[tuple]:
+    """(doc id, raw answer) of every sample of a run directory."""
+    lines = [json.loads(line) for f in sorted(run.glob("samples/*/*.jsonl")) for line in f.read_text().splitlines()]
+    return sorted((str(d["doc_id"]), json.dumps(d["filtered_resps"])) for d in lines)

@@ -214,8 +214,8 @@ LINE_BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85
 
 
 def test_journal_reads_back_every_unicode_line_break(tmp_path):
-    from future_l1.harness import jsonl
     from future_l1.harness.journal import read_journal
+    from future_l1.model import jsonl
 
     path = tmp_path / "m.rank0.jsonl"
     records = [{"key": f"t|{i}|h|0", "text": f"before{ch}after"} for i, ch in enumerate(LINE_BREAKS)]
@@ -229,7 +229,7 @@ def test_journal_reads_back_every_unicode_line_break(tmp_path):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(), min_size=1, max_size=5))
 def test_jsonl_round_trips_any_text(tmp_path, texts):
-    from future_l1.harness import jsonl
+    from future_l1.model import jsonl
 
     path = tmp_path / f"p{abs(hash(tuple(texts)))}.jsonl"
     records = [{"key": str(i), "text": t} for i, t in enumerate(texts)]
@@ -434,7 +434,7 @@ def twiff_copy(tmp_path: Path, edit=None) -> Path:
     """A copy of the demo TwiFF-Bench set; `edit(rows)` changes the rows of shard 1 (doc_ids 3-5)."""
     import pyarrow.parquet as pq
 
-    from future_l1.tasks.demo_data import twiffbench_demo_dir
+    from future_l1.tasks.demo_benchmarks import twiffbench_demo_dir
 
     copy = tmp_path / "tw"
     shutil.copytree(twiffbench_demo_dir(), copy)
@@ -490,7 +490,7 @@ def test_twiff_unusable_shard_is_one_error_line(damage, expected, tmp_path, caps
 
 
 def test_all_judgements_failed_shows_no_score_not_zero(tmp_path, capsys, monkeypatch):
-    from future_l1.harness.leaderboard import plain_table
+    from future_l1.reports.render import plain_table
     from future_l1.tasks.judge_server import ChatServer
 
     with ChatServer(lambda req: (500, b"down")) as server:
@@ -685,7 +685,7 @@ def test_data_check_names_long_questions_and_duplicate_ids(tmp_path, capsys):
 
 
 def test_question_beyond_the_model_context_is_a_per_sample_error(tmp_path, capsys, monkeypatch):
-    from future_l1.tasks.demo_data import futurebench_demo_dir
+    from future_l1.tasks.demo_benchmarks import futurebench_demo_dir
 
     records = [fb_record(0), fb_record(1)]
     records[1]["qa"]["Question"] = "Describe every frame. " * 3000  # 13k+ tokens against the tiny model's 8,192

@@ -48,7 +48,7 @@ def test_demo_reference_resolves_to_a_checkpoint_folder() -> None:
 
 def test_journal_cuts_a_torn_last_line_and_ignores_it(tmp_path: Path) -> None:
     from future_l1.harness.journal import read_journal
-    from future_l1.harness.jsonl import repair_tail
+    from future_l1.model.jsonl import repair_tail
 
     path = tmp_path / "m.rank0.jsonl"
     good = json.dumps({"key": "t|0|h|0", "task": "t", "doc_id": 0, "text": "x"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from future_l1.harness import jsonl
+from future_l1.model import jsonl
 
 
 def test_torn_line_is_cut_before_the_next_append(tmp_path: Path) -> None:

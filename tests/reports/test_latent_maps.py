@@ -46,6 +46,8 @@ def test_points_carry_span_step_split_and_correctness(tmp_path):
     assert set(points.correct[points.doc == 3]) == {"correct"}
     assert latent_maps.save_latents_dir("a=1,save_latents=/tmp/x,b=2") == Path("/tmp/x")
     assert latent_maps.save_latents_dir("a=1") is None
+    assert latent_maps.save_latents_dir("save_latents=run://latents/m", "/runs/r1") == Path("/runs/r1/latents/m")
+    assert latent_maps.save_latents_dir("save_latents=run://latents/m") is None
     # PCA separates the two spans (their means differ by 3 per dimension)
     xy = latent_maps.project(points.vectors, "pca")
     assert abs(xy[points.span == 0, 0].mean() - xy[points.span == 1, 0].mean()) > 5
@@ -86,31 +88,33 @@ def test_maps_are_deterministic_and_in_the_html_report(tmp_path):
 
 
 def test_maps_of_the_demo_model(tmp_path):
-    """The default demo's model and FutureBench demo set, run through the harness with save_latents."""
+    """The default demo suite's latent model, with its own arguments (save_latents=run://latents/…), run through the
+    harness on the FutureBench demo set: the latents land in the run directory and the maps render from it alone."""
+    import json
+    import shutil
+
     import yaml
 
     from future_l1.harness.runner import Runner
-    from future_l1.harness.suite import load_suite
+    from future_l1.harness.suite import load_suite, resolve_checkpoints
 
+    (model,) = [m for m in load_suite(None).models if m.args.get("save_latents")]
+    assert model.label == "future_l1_tiny" and model.args["save_latents"].startswith("run://")
     suite = {
         "name": "demo-latents",
-        "models": [
-            {
-                "label": "future_l1_tiny",
-                "model": "future_l1",
-                "args": {
-                    "pretrained": "demo://future-l1-tiny",
-                    "latent": True,
-                    "save_latents": str(tmp_path / "latents"),
-                },
-            }
-        ],
+        "models": [{"label": model.label, "model": model.model, "args": dict(model.args)}],
         "tasks": [{"name": "futurebench_future_l1", "limit": 4, "gen_kwargs": {"max_new_tokens": 64}}],
     }
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite))
-    outcome = Runner(load_suite(path), tmp_path / "runs").execute()
+    suite = load_suite(path)
+    outcome = Runner(suite, tmp_path / "runs", resolved=resolve_checkpoints(suite)).execute()
     assert not outcome.failures
-    files = latent_maps.latent_maps(outcome.run_dir, tmp_path / "plots")
+    latents = outcome.run_dir / model.args["save_latents"][len("run://") :]
+    assert len(list(latents.glob("futurebench_future_l1__*.npz"))) == 4
+    results = json.loads((outcome.run_dir / "results" / model.label / "futurebench_future_l1.json").read_text())
+    assert "save_latents=run://" in results["model_args"]  # no machine path: the run directory stays relocatable
+    moved = shutil.move(str(outcome.run_dir), str(tmp_path / "moved"))
+    files = latent_maps.latent_maps(Path(moved), tmp_path / "plots")
     assert {f.name for f in files} >= {"latent_map_future_l1_tiny_futurebench_future_l1_pca.png"}
     assert all(f.stat().st_size > 1000 for f in files)

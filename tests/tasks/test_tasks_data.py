@@ -10,7 +10,7 @@ from collections import Counter
 import pyarrow.parquet as pq
 
 from future_l1.tasks import data_check, settings
-from future_l1.tasks.demo_data import futurebench_demo_dir, twiffbench_demo_dir
+from future_l1.tasks.demo_benchmarks import futurebench_demo_dir, twiffbench_demo_dir
 from future_l1.tasks.futurebench.data import load_futurebench
 from future_l1.tasks.scenes import simulate
 from future_l1.tasks.twiffbench.data import load_twiffbench

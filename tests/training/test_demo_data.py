@@ -36,7 +36,7 @@ def test_multiple_choice_records_use_the_futurebench_prompt_and_balanced_letters
 
 
 def test_open_records_are_twiff_style_and_clips_are_not_benchmark_clips(records):
-    from future_l1.tasks.demo_data import FB_ITEMS, TWIFF_ITEMS
+    from future_l1.tasks.demo_benchmarks import FB_ITEMS, TWIFF_ITEMS
     from future_l1.tasks.prompts import TWIFF_COT_PROMPT
 
     opened = [r for r in records if r["meta_data"]["style"] == "open"]

@@ -17,7 +17,7 @@ def _fixed_batch(trainer):
 
 def test_sft_lowers_ce_and_latent_mse_and_saves_a_loadable_checkpoint(tmp_path):
     from future_l1.training.latent_loss import latent_sft_loss
-    from future_l1.training.sft import build_trainer, demo_config, finalize_checkpoint
+    from future_l1.training.sft import build_trainer, demo_config
 
     cfg = demo_config(tmp_path / "ckpt", max_steps=8)
     trainer, _ = build_trainer(cfg)
@@ -37,7 +37,6 @@ def test_sft_lowers_ce_and_latent_mse_and_saves_a_loadable_checkpoint(tmp_path):
 
     out = tmp_path / "ckpt"
     trainer.save_model(str(out))
-    finalize_checkpoint(out, cfg)
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["FutureL1_Qwen3VL"] and config["model_type"] == "qwen3_vl"
     assert config["latent_id"] == 151669 and config["max_latent_token"] == 4 and config["use_projection_head"] is False

@@ -1,6 +1,6 @@
 """`LADAPOConfig`: TRL's `GRPOConfig` plus the LA-DAPO knobs, paper values as defaults (arXiv 2606.05769 App. B
-Table 9, Eq. 4–7, Table 5). Where the authors' scripts differ (official-code-spec §6.1–6.2), their value is one
-option away:
+Table 9, Eq. 4–7, Table 5). Where the authors' scripts differ (`RL_v2/train.sh`,
+`RL_v2/examples/config_future_l1.yaml`), their value is one option away:
 
 | knob | paper (default) | authors' scripts |
 |---|---|---|
@@ -29,7 +29,7 @@ class LADAPOConfig(GRPOConfig):
     train_file: str = field(
         default="",
         metadata={"help": "RL data: EasyR1 rows {problem, answer, videos/images, problem_type} or TwiFF rows "
-                          "(JSON/JSONL), or 'demo' (official-code-spec §6.3)."},
+                          "(JSON/JSONL), or 'demo' / 'demo:A' (the demo MC questions: all / gold A; data.py)."},
     )  # fmt: skip
     max_records: int | None = field(default=None, metadata={"help": "Use only the first N rows (smoke runs)."})
     system_prompt: str | None = field(
@@ -48,7 +48,7 @@ class LADAPOConfig(GRPOConfig):
     ctr_pos_only: str = field(
         default="paper",
         metadata={"help": "R_ctr with no wrong rollout in the group: 'paper' = Eq. 5's value 1; 'authors' = s⁺/τ "
-                          "(unbounded by 1, official-code-spec §6.5)."},
+                          "(unbounded by 1; the authors' `outcome_contrastive_latent_reward.py`)."},
     )  # fmt: skip
     ctr_self_negative: bool = field(
         default=False,
@@ -60,6 +60,18 @@ class LADAPOConfig(GRPOConfig):
             "help": "R_fmt grammar (authors'): 'both' = (L R)+A or R(L R)+A; 'rfirst' = R(L R)+A only; "
             "'any' (ours) = R/L blocks with ≥ 1 span, then A."
         },
+    )
+    judge: str = field(
+        default="off",
+        metadata={"help": "LLM-judge fallback of R_acc for answers the rule cannot decide (non-multiple-choice, no "
+                          "exact match; §3.3): 'off', or 'role' = our configured judge (FUTURE_L1_JUDGE_*, the one "
+                          "`future-l1 run` uses). Failures score 0 and are counted (judge/failures)."},
+    )  # fmt: skip
+    judge_min_score: int = field(
+        default=4, metadata={"help": "With judge 'role': correct iff the judge's 0-5 answer score is at least this."}
+    )
+    judge_timeout_s: float = field(
+        default=180.0, metadata={"help": "Deadline of one judge fallback call; past it the sample scores 0 (counted)."}
     )
     repetition_threshold: float = field(
         default=0.5, metadata={"help": "Repetition score above which R_acc = −1 (authors' reward, §6.5)."}
@@ -118,6 +130,8 @@ class LADAPOConfig(GRPOConfig):
             self.gradient_checkpointing_kwargs = self.gradient_checkpointing_kwargs or {"use_reentrant": False}
         if self.ctr_pos_only not in ("paper", "authors"):
             raise ValueError(f"ctr_pos_only must be 'paper' or 'authors', not {self.ctr_pos_only!r}")
+        if self.judge not in ("off", "role"):
+            raise ValueError(f"judge must be 'off' or 'role', not {self.judge!r}")
         if self.format_mode not in ("both", "rfirst", "any"):
             raise ValueError(f"format_mode must be 'both', 'rfirst' or 'any', not {self.format_mode!r}")
         if not 0.0 <= self.acc_low <= self.acc_high <= 1.0:

@@ -8,7 +8,8 @@ with the recorded vectors, in row-major order. It touches neither M-RoPE nor the
 come from `input_ids`), and it does not depend on the engine: the embedding module's forward runs under DDP,
 DeepSpeed ZeRO-3 (parameters are gathered around it) and FSDP2 alike.
 
-This is the first of the three alignment defects of the authors' RL that we do not copy (official-code-spec §6.7):
+This is the first of the three alignment defects of the authors' RL that we do not copy (the authors'
+`RL_v2/verl/workers/actor/dp_actor.py`):
 their actor recomputation fed the `<|latent|>` embedding.
 """
 

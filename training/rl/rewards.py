@@ -3,7 +3,8 @@
 Total (Eq. 7): R = λ_a·R_acc + λ_f·R_fmt + λ_c·R_ctr + λ_d·R_div, paper defaults λ_a 0.9, λ_f 0.1, λ_c 0.2,
 λ_d 0.1, τ 0.5 (Table 9, Table 5).
 
-Decisions where the authors' reward code (official-code-spec §6.5) departs from the paper's equations:
+Decisions where the authors' reward code (`RL_v2/examples/reward_function/future_l1_reward_function.py`,
+`outcome_contrastive_latent_reward.py`) departs from the paper's equations:
 
 * R_ctr, no negative in the group ("pos_only"). Eq. 5 with an empty N_i is e^{s⁺/τ}/e^{s⁺/τ} = 1; the authors return
   s⁺/τ instead, unbounded by 1 (up to 2 at τ = 0.5), so an all-correct group would out-reward the mixed groups R_ctr
@@ -169,7 +170,7 @@ def gold_answer(answer: str) -> str:
 
 
 def rule_accuracy(text: str, answer: str, problem_type: str | None = None) -> float | None:
-    """1.0 / 0.0 by rule, or None when the rule cannot decide (no <answer> tag: a case for the judge fallback).
+    """1.0 / 0.0 by rule, or None when there is no <answer> tag.
 
     Multiple choice: our FutureBench rule (the official letter parser, `parse_reasoning`) against the gold letter.
     Otherwise: exact match after normalisation (case, punctuation, whitespace).
@@ -179,7 +180,7 @@ def rule_accuracy(text: str, answer: str, problem_type: str | None = None) -> fl
     if pred is None:
         return None
     letter = strict_letter(gold) or (gold if gold in "ABCD" and len(gold) == 1 else "")
-    if (problem_type or "").lower().replace("_", " ") == "multiple choice" or letter:
+    if is_multiple_choice(answer, problem_type):
         return float(bool(letter) and parse_reasoning(text) == letter)
     return float(normalize_answer(pred) == normalize_answer(gold))
 
@@ -188,7 +189,7 @@ _TAGS = re.compile(r"<\|[^|>]*\|>|</?[a-z_]+>")
 
 
 def repetition_score(text: str) -> float:
-    """A repetition score in [0, 1], the max of three signals (the authors' detector, official-code-spec §6.5):
+    """A repetition score in [0, 1], the max of three signals (the authors' detector, `future_l1_reward_function.py`):
     the duplicate 4-gram rate; with ≥ 100 words, the share of words inside a window of 50 (or 25) words that
     repeats immediately; with > 2 lines longer than 10 characters, the duplicate-line rate. Tags are removed first."""
     words = _TAGS.sub(" ", text).split()
@@ -212,6 +213,13 @@ def repetition_score(text: str) -> float:
 JudgeFn = Callable[[str, str, str], "float | None"]  # (question, gold answer, predicted answer) -> 1/0, None = failed
 
 
+def is_multiple_choice(answer: str, problem_type: str | None = None) -> bool:
+    """A multiple-choice question: declared so, or a gold answer that is an option letter."""
+    gold = gold_answer(answer)
+    letter = strict_letter(gold) or (gold if gold in "ABCD" and len(gold) == 1 else "")
+    return (problem_type or "").lower().replace("_", " ") == "multiple choice" or bool(letter)
+
+
 def accuracy_reward(
     text: str,
     answer: str,
@@ -220,11 +228,13 @@ def accuracy_reward(
     judge: JudgeFn | None = None,
     repetition_threshold: float = 0.5,
 ) -> tuple[float, float]:
-    """(R_acc, repetition score). Rule first; a rule failure goes to `judge` when given (the LLM-judge fallback),
-    else scores 0. A repetition score above `repetition_threshold` overrides the accuracy with −1 (authors)."""
+    """(R_acc, repetition score). The rule first; where it cannot decide (a non-multiple-choice answer whose text
+    differs from the gold one) the optional LLM-judge fallback `judge` decides (see `judge.py`; a failed call scores
+    0). A multiple-choice letter is always the rule's, and a response without an `<answer>` tag scores 0 without a
+    judge call. A repetition score above `repetition_threshold` overrides the accuracy with −1 (authors)."""
     acc = rule_accuracy(text, answer, problem_type)
-    if (acc is None or acc == 0.0) and judge is not None:
-        verdict = judge(question, gold_answer(answer), answer_tag_text(text) or "None")
+    if acc == 0.0 and judge is not None and not is_multiple_choice(answer, problem_type):
+        verdict = judge(question, gold_answer(answer), answer_tag_text(text) or "")
         acc = float(verdict) if verdict is not None else 0.0
     acc = acc or 0.0
     rep = repetition_score(text)

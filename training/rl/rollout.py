@@ -29,7 +29,7 @@ MC_SUFFIX = "Please provide only the single option letter within the <answer> </
 
 def row_messages(row: dict, system_prompt: str | None) -> list[dict]:
     """Chat messages of an RL row (`problem`, JSON `media`): `<image>` / `<video>` markers bind the media in order;
-    without markers the media go before the text (EasyR1's rule, official-code-spec §6.3)."""
+    without markers the media go before the text (EasyR1's rule, the authors' `RL_v2/verl/utils/dataset.py`)."""
     media = json.loads(row.get("media") or "[]")
     text = row["problem"]
     content: list[dict] = []

@@ -22,6 +22,9 @@ class SampledBatch:
     components: dict[str, torch.Tensor]
     rows: list[dict]
     stats: dict[str, float] = field(default_factory=dict)
+    # mean of each reward component over EVERY rollout generated for this batch, kept or dropped: the unbiased
+    # learning curve (the kept groups' means are filtered towards mixed outcomes by construction)
+    all_means: dict[str, float] = field(default_factory=dict)
 
 
 def group_accuracy(accuracy: torch.Tensor, groups: torch.Tensor, g: int) -> float:
@@ -54,11 +57,14 @@ class DynamicSampler:
         dropped: list[tuple[dict, dict, list[int], dict]] = []
         stats = {"tries": 0, "groups_kept": 0, "groups_dropped_all_correct": 0, "groups_dropped_all_wrong": 0,
                  "groups_dropped_other": 0, "groups_surplus": 0, "filled_unfiltered": 0, "groups_rolled_out": 0}  # fmt: skip
+        every: dict[str, list[torch.Tensor]] = {}
         candidates = rows
         while True:
             stats["tries"] += 1
             ro = rollout(candidates)
             comps = score(ro, candidates)
+            for key, values in comps.items():
+                every.setdefault(key, []).append(values.float())
             groups = torch.tensor(ro["group"])
             stats["groups_rolled_out"] += len(candidates)
             for g, row in enumerate(candidates):
@@ -85,4 +91,5 @@ class DynamicSampler:
         rolled = max(1, stats["groups_rolled_out"])
         stats["kept_ratio"] = stats["groups_kept"] / rolled
         components = {k: torch.cat(v) for k, v in out_comps.items()}
-        return SampledBatch(out_ro, components, kept_rows, {k: float(v) for k, v in stats.items()})
+        all_means = {k: float(torch.cat(v).mean()) for k, v in every.items()}
+        return SampledBatch(out_ro, components, kept_rows, {k: float(v) for k, v in stats.items()}, all_means)

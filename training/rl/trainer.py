@@ -10,7 +10,8 @@ Overrides (rl-engine.md):
   (`latent_hook.py`) and the video / image tensors passed (TRL wires only images); optionally the latent log-prob.
 - `compute_loss`: makes the current batch's latents and vision visible to the override above.
 
-Latent positions, done right. The authors' RL (official-code-spec §6.7) has three alignment defects we do not copy:
+Latent positions, done right. The authors' RL (`RL_v2/verl/workers/actor/dp_actor.py`) has three alignment defects
+we do not copy:
 1. its actor recomputation fed the `<|latent|>` token embedding instead of the recorded vector, so every text token
    after a span was scored under a context never sampled (here: substitution, parity test ≤ 1e-5);
 2. its latent log-prob values were written one slot late (into the next token's slot, the last one landing on
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 from collections import defaultdict
 
@@ -35,6 +37,7 @@ from trl.models import unwrap_model_for_generation
 
 from future_l1.training.rl import rewards as R
 from future_l1.training.rl.config import LADAPOConfig
+from future_l1.training.rl.judge import JudgeFallback
 from future_l1.training.rl.latent_hook import LatentSubstitution
 from future_l1.training.rl.rollout import LatentRollout, RolloutSettings, cat_vision
 from future_l1.training.rl.sampling import DynamicSampler
@@ -71,7 +74,9 @@ class LADAPOTrainer(GRPOTrainer):
         if beta != 0.0:
             self.ref_model = self._build_reference(model)
         self.la_args = args
-        self.latent_ids, self.budget, self.head, self.judge = latent_ids, budget, head, judge
+        self.latent_ids, self.budget, self.head = latent_ids, budget, head
+        # the optional LLM-judge fallback of R_acc (judge.py): failures and timeouts score 0 and are counted
+        self.judge = None if judge is None else JudgeFallback(judge, timeout_s=args.judge_timeout_s)
         self.rollout = LatentRollout(
             processing_class, latent_ids, budget,
             RolloutSettings(num_generations=args.num_generations, temperature=args.temperature, top_p=args.top_p,
@@ -209,7 +214,8 @@ class LADAPOTrainer(GRPOTrainer):
 
         m = self._metrics["train"]
         for key in ("accuracy", "format", "ctr", "div", "repetition", "total"):
-            m[f"rewards/{key}/mean"].append(comps[key].float().mean().item())
+            m[f"rewards/{key}/mean"].append(comps[key].float().mean().item())  # the groups trained on
+            m[f"rewards_all/{key}/mean"].append(batch.all_means[key])  # every rollout generated, kept or not
         m["reward"].append(rewards.mean().item())
         m["reward_std"].append(rewards.std().item() if len(rewards) > 1 else 0.0)
         spans = [s for row in ro["span_lengths"] for s in row]
@@ -217,6 +223,9 @@ class LADAPOTrainer(GRPOTrainer):
         m["latent/span_len_mean"].append(sum(spans) / len(spans) if spans else 0.0)
         m["completions/mean_length"].append(float(completion_mask.sum(1).float().mean()))
         m["completions/clipped_ratio"].append(truncated.float().mean().item())
+        if self.judge is not None:
+            for key, value in self.judge.take_counts().items():
+                m[f"judge/{key}"].append(float(value))
         for key, values in self._rl_metrics.items():
             m[key].append(sum(values) / len(values))
         self._rl_metrics.clear()
@@ -348,6 +357,24 @@ class LADAPOTrainer(GRPOTrainer):
         return logps
 
     # -- logs and saving -------------------------------------------------------------------------------------------
+    def _save(self, output_dir: str | None = None, state_dict=None):
+        """Save through the project's one checkpoint writer: the published layout (architectures FutureL1_Qwen3VL,
+        the SFT checkpoint's latent fields), the projection head if the SFT checkpoint had one, the processor. Used
+        for the final checkpoint and every `checkpoint-N`; under ZeRO-3 / FSDP the Trainer passes the gathered
+        `state_dict` (all ranks call this, only the main process writes)."""
+        from transformers.trainer import TRAINING_ARGS_NAME
+
+        from future_l1.model.checkpoint import save_future_l1_checkpoint
+
+        if not self.args.should_save and not getattr(self, "is_distributed_loading_by_transformers", False):
+            return
+        out = output_dir or self.args.output_dir
+        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+        save_future_l1_checkpoint(model, self.processing_class, out, head=self.head, state_dict=state_dict,
+                                  is_main_process=self.args.should_save)  # fmt: skip
+        if self.args.should_save:
+            torch.save(self.args, os.path.join(out, TRAINING_ARGS_NAME))
+
     def log(self, logs: dict, start_time: float | None = None) -> None:
         metrics = {k: (sum(v) / len(v) if v else math.nan) for k, v in self._metrics["train"].items()}
         super().log(logs, start_time)

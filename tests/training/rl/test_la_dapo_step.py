@@ -35,12 +35,28 @@ def second_span(latent_ids):
 
 
 @pytest.fixture(scope="module")
-def trainer(tmp_path_factory):
+def sft_with_head(tmp_path_factory):
+    """The demo SFT checkpoint plus a (random) SwiGLU projection head, saved by the one checkpoint writer."""
+    from future_l1.model.checkpoint import load_future_l1, save_future_l1_checkpoint
+    from future_l1.model.heads import build_head
+    from future_l1.training import demo_checkpoint
+
+    torch.manual_seed(0)
+    fl1 = load_future_l1(demo_checkpoint())
+    head = build_head("swiglu", fl1.backbone.config.text_config.hidden_size, 32)
+    out = tmp_path_factory.mktemp("sft-head")
+    save_future_l1_checkpoint(fl1, fl1.processor, out, head=head)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory, sft_with_head):
     from future_l1.training.rl.run import build_trainer, demo_config
 
     torch.manual_seed(0)
-    cfg = demo_config(tmp_path_factory.mktemp("rl"), **SETTINGS)
+    cfg = demo_config(tmp_path_factory.mktemp("rl"), model_name_or_path=str(sft_with_head), **SETTINGS)
     tr, _ = build_trainer(cfg)
+    assert tr.head is not None  # rollouts feed the projected hidden state, as the SFT checkpoint says
     tr.rollout.logits_processor = second_span(tr.latent_ids)
     return tr
 
@@ -123,12 +139,20 @@ def test_one_full_la_dapo_step(trainer):
     assert h["sampling/groups_kept"] + h["sampling/filled_unfiltered"] == 2
 
 
-def test_checkpoint_is_in_the_published_layout(trainer, tmp_path):
+def test_checkpoint_is_in_the_published_layout_with_its_head(trainer, tmp_path):
+    """The RL checkpoint goes through the one writer: the published layout, the SFT checkpoint's latent fields, and
+    the projection head, which loads back through `load_future_l1` unchanged (the Trainer's checkpoint-N too)."""
     from future_l1.model.checkpoint import load_future_l1
-    from future_l1.training.rl.run import finalize_checkpoint
 
     trainer.save_model(str(tmp_path))
-    finalize_checkpoint(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == ["FutureL1_Qwen3VL"]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["architectures"] == ["FutureL1_Qwen3VL"] and config["use_projection_head"] is True
+    assert config["use_cache"] is True
+    assert trainer.model.config.architectures == ["Qwen3VLForConditionalGeneration"]  # the live model untouched
     model = load_future_l1(tmp_path)
     assert model.latent_ids == trainer.latent_ids and model.budget == trainer.budget
+    assert model.head is not None
+    for (name, a), (_, b) in zip(model.head.state_dict().items(), trainer.head.state_dict().items(), strict=True):
+        assert torch.equal(a, b.to(a.dtype)), name
+    for name, p in trainer.model.named_parameters():  # the trained policy's weights, not the SFT ones
+        assert torch.equal(model.backbone.get_parameter(name), p.detach()), name

@@ -40,6 +40,8 @@ def test_keeps_mixed_groups_and_retries():
     assert calls[1] == ["n0", "n1"]  # one group missing x oversample 2
     assert batch.rollout["group"] == [0] * N + [1] * N
     assert batch.components["accuracy"].tolist() == [1, 1, 0, 0, 1, 1, 1, 0]
+    # the every-rollout means see all four groups rolled out (0 + 2 + 4 + 3 of 16 correct), not just the kept two
+    assert batch.all_means["accuracy"] == 9 / 16 and batch.components["accuracy"].mean().item() == 5 / 8
 
 
 def test_fills_with_dropped_groups_after_the_last_try():

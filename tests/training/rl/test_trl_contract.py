@@ -21,6 +21,7 @@ SIGNATURES = {
     "compute_loss": ["self", "model", "inputs", "return_outputs", "num_items_in_batch"],
     "_compute_loss": ["self", "model", "inputs"],
     "log": ["self", "logs", "start_time"],
+    "_save": ["self", "output_dir", "state_dict"],  # transformers' Trainer: the one-checkpoint-writer hook
 }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from future_l1.harness.cache import cached_dir
+from future_l1.model.cache import cached_dir
 from future_l1.tasks.scenes import KINDS, WALLS, Event, simulate, write_video
 
 FUTUREBENCH_DEMO = "demo_data/futurebench_v3"  # v2: balanced gold letters; v3: lossless, reproducible video

@@ -62,7 +62,7 @@ def write_pth(site_packages: Path | None = None) -> Path:
     import sysconfig
 
     target = Path(site_packages or sysconfig.get_paths()["purelib"]) / PTH_NAME
-    target.write_text("import future_l1.harness.torchvision_cpu as m; m.install()\n")
+    target.write_text("import future_l1.model.torchvision_cpu as m; m.install()\n")
     return target
 
 
