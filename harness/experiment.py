@@ -197,14 +197,14 @@ def evaluate(out: Path, s: Settings, split: str, eval_dir: Path, name: str, labe
     import yaml
 
     from future_l1.harness.runner import Runner
-    from future_l1.harness.suite import load_suite, resolve_checkpoints
+    from future_l1.harness.suite import load_suite, validated_and_resolved
 
     suite_path = out / "suites" / f"{name}.yaml"
     suite_path.parent.mkdir(parents=True, exist_ok=True)
     suite_path.write_text(yaml.safe_dump(suite_for(name, label, model, args, s), sort_keys=False))
     with futurebench_data(eval_dir):
         suite = load_suite(suite_path)
-        job = Runner(suite, out / "runs", run_id=name, resolved=resolve_checkpoints(suite))
+        job = Runner(suite, out / "runs", run_id=name, resolved=validated_and_resolved(suite))
         outcome = job.execute()
     if outcome.failures:
         raise RuntimeError(f"evaluation {name} failed: {'; '.join(outcome.failures)}")

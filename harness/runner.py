@@ -166,13 +166,15 @@ def sample_lines(samples: list[dict[str, Any]], label: str, task: str, journal: 
 
 
 class Runner:
-    """Runs one suite into one run directory. Checkpoint references are resolved before, by the caller
-    (`resolve_checkpoints`: it may train the demo model), and passed in as `resolved`; the runner only evaluates."""
+    """Runs one suite into one run directory. The caller validates the suite and resolves its checkpoint references
+    first (`suite.validated_and_resolved`: resolving may train the demo model) and passes the result as `resolved`;
+    the runner then only evaluates. Without `resolved` it validates the suite itself and refuses `demo://`."""
 
     def __init__(self, suite: Suite, runs_root: Path, run_id: str | None = None, new: bool = False,
                  resolved: Suite | None = None) -> None:  # fmt: skip
         self.suite = suite
         self.given_resolved = resolved if resolved is not None else suite
+        self.validated = resolved is not None  # the caller validated before resolving
         self.rank, self.world_size = world()
         self.runs_root = Path(runs_root)
         self.explicit_id = run_id
@@ -213,12 +215,12 @@ class Runner:
             raise SuiteError(problems)
 
     def _plan(self) -> tuple[list[str], Suite | None, str, ident.Identity | None]:
-        problems = validate_suite(self.suite)
+        problems = [] if self.validated else validate_suite(self.suite)
         if problems:
             return problems, None, "", None
         resolved = self.given_resolved
         unresolved = [
-            f"model {m.label!r}: {v!r} is not resolved; pass resolve_checkpoints(suite) as `resolved`"
+            f"model {m.label!r}: {v!r} is not resolved; pass validated_and_resolved(suite) as `resolved`"
             for m in resolved.models
             for v in m.args.values()
             if isinstance(v, str) and v.startswith(DEMO_SCHEME)

@@ -524,6 +524,15 @@ def resolve_checkpoints(suite: Suite) -> Suite:
     return resolved
 
 
+def validated_and_resolved(suite: Suite) -> Suite:
+    """What a `Runner` takes as `resolved`: every problem of the suite first (SuiteError, before a demo model is
+    trained), then `resolve_checkpoints`."""
+    problems = validate(suite)
+    if problems:
+        raise SuiteError(problems)
+    return resolve_checkpoints(suite)
+
+
 def resolve_run_paths(model: ModelEntry, run_dir: Path) -> ModelEntry:
     """A copy of `model` whose `run://PATH` arguments are `run_dir/PATH`, for the model itself only: the suite, the
     run's identity and its results keep `run://PATH`, so a run directory stays relocatable."""

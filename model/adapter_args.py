@@ -41,8 +41,9 @@ class ModelArgsError(ValueError):
     """A bad `--model_args` for the `future_l1` model: an unknown key or a value of the wrong kind."""
 
 
-def _arg(default: Any, description: str, expected: str) -> Any:
-    return Field(default, description=description, json_schema_extra={"expected": expected})
+def _arg(default: Any, description: str, expected: str, **constraints: Any) -> Any:
+    """A field with its description and, for the error messages, what it expects in words (`constraints`: gt, ge)."""
+    return Field(default, description=description, json_schema_extra={"expected": expected}, **constraints)
 
 
 class FutureL1ModelArgs(BaseModel):
@@ -63,12 +64,12 @@ class FutureL1ModelArgs(BaseModel):
         "(so a plain Qwen3-VL decodes text only).",
         "true or false (or none: on iff the checkpoint has latent ids)",
     )
-    max_latent_token: int | None = Field(
+    max_latent_token: int | None = _arg(
         None,
-        gt=0,
-        description="L_max, the per-span latent budget base (paper §3.1). Default: the checkpoint's "
+        "L_max, the per-span latent budget base (paper §3.1). Default: the checkpoint's "
         "max_latent_token, else 32 (the authors' scripts/train_twiff.sh).",
-        json_schema_extra={"expected": "a positive integer"},
+        "a positive integer",
+        gt=0,
     )
     fixed_latent_budget: bool | int | None = _arg(
         None,
@@ -78,19 +79,19 @@ class FutureL1ModelArgs(BaseModel):
         "fixed_latent_budget, else false.",
         "true, false or a non-negative integer K",
     )
-    latent_multiplier: float | None = Field(
+    latent_multiplier: float | None = _arg(
         None,
-        gt=0,
-        description="Dynamic mode's cap = round(max_latent_token × latent_multiplier), as the authors' adapter's "
+        "Dynamic mode's cap = round(max_latent_token × latent_multiplier), as the authors' adapter's "
         "infer_latent_multiplier. Default: the checkpoint's infer_latent_multiplier, else 2.0.",
-        json_schema_extra={"expected": "a positive number"},
+        "a positive number",
+        gt=0,
     )
-    loose_latent_budget: int | None = Field(
+    loose_latent_budget: int | None = _arg(
         None,
-        ge=0,
-        description="Dynamic mode's cap given directly (overrides the multiplier when > 0), as the authors' adapter's "
+        "Dynamic mode's cap given directly (overrides the multiplier when > 0), as the authors' adapter's "
         "loose_latent_budget. Default: the checkpoint's, else none.",
-        json_schema_extra={"expected": "a non-negative integer"},
+        "a non-negative integer",
+        ge=0,
     )
     head_prefer: Literal["render", "orig"] | None = _arg(
         None,
@@ -112,31 +113,31 @@ class FutureL1ModelArgs(BaseModel):
         "a transformers attn_implementation name",
     )
     # -- inputs ------------------------------------------------------------------------------------------------------
-    max_num_frames: int = Field(
+    max_num_frames: int = _arg(
         DEFAULT_MAX_NUM_FRAMES,
+        "Frames sampled per video (the authors' adapter's default, 32).",
+        "a positive integer",
         gt=0,
-        description="Frames sampled per video (the authors' adapter's default, 32).",
-        json_schema_extra={"expected": "a positive integer"},
     )
-    min_pixels: int = Field(
+    min_pixels: int = _arg(
         DEFAULT_MIN_PIXELS,
+        "Lower pixel bound per image or frame (the authors' adapter's default, 256·28² = 200,704).",
+        "a positive integer",
         gt=0,
-        description="Lower pixel bound per image or frame (the authors' adapter's default, 256·28² = 200,704).",
-        json_schema_extra={"expected": "a positive integer"},
     )
-    max_pixels: int = Field(
+    max_pixels: int = _arg(
         DEFAULT_MAX_PIXELS,
-        gt=0,
-        description="Upper pixel bound per image or frame (the authors' adapter's default, 1,605,632); qwen-vl-utils "
+        "Upper pixel bound per image or frame (the authors' adapter's default, 1,605,632); qwen-vl-utils "
         "0.0.14 caps video frames at 786,432 whatever this says.",
-        json_schema_extra={"expected": "a positive integer"},
+        "a positive integer",
+        gt=0,
     )
     # -- generation --------------------------------------------------------------------------------------------------
-    max_new_tokens: int = Field(
+    max_new_tokens: int = _arg(
         DEFAULT_MAX_NEW_TOKENS,
+        "Token limit for requests whose gen_kwargs give none (the authors' adapter's default, 8192).",
+        "a positive integer",
         gt=0,
-        description="Token limit for requests whose gen_kwargs give none (the authors' adapter's default, 8192).",
-        json_schema_extra={"expected": "a positive integer"},
     )
     seed: int = _arg(0, "Sampling seed for requests whose gen_kwargs give none (greedy decoding ignores it).",
                      "an integer")  # fmt: skip
@@ -166,18 +167,18 @@ class FutureL1ModelArgs(BaseModel):
         f"one of {', '.join(ATTENTION)}",
     )
     # -- lmms-eval's generic arguments -------------------------------------------------------------------------------
-    batch_size: int = Field(
+    batch_size: int = _arg(
         1,
-        gt=0,
-        description="Requests decoded together per process (lmms-eval's --batch_size, default 1 like the authors' "
+        "Requests decoded together per process (lmms-eval's --batch_size, default 1 like the authors' "
         "adapter). lmms-eval's auto / auto:N are taken as 1: this model does not search batch sizes.",
-        json_schema_extra={"expected": "a positive integer, auto or auto:N"},
-    )
-    max_batch_size: int | None = Field(
-        None,
+        "a positive integer, auto or auto:N",
         gt=0,
-        description="lmms-eval's --max_batch_size, for --batch_size auto; accepted and unused.",
-        json_schema_extra={"expected": "a positive integer"},
+    )
+    max_batch_size: int | None = _arg(
+        None,
+        "lmms-eval's --max_batch_size, for --batch_size auto; accepted and unused.",
+        "a positive integer",
+        gt=0,
     )
     device: str | None = _arg(
         None,
@@ -260,8 +261,10 @@ class FutureL1ModelArgs(BaseModel):
     @field_validator("device")
     @classmethod
     def _device(cls, value: str | None) -> str | None:
-        if value is None or value.lower() == "auto":
-            return value and "auto"
+        if value is None:
+            return None
+        if value.lower() == "auto":
+            return "auto"
         if value.isdigit():  # lmms-eval turns device=0 into the int 0, which torch reads as cuda:0
             return f"cuda:{value}"
         try:

@@ -144,7 +144,7 @@ def parse_results(data: Any, origin: Path | str) -> ResultsFile:
     if not isinstance(data, dict):
         raise ResultsSchemaError(f"{origin}: a results file holds a JSON object, found {type(data).__name__}")
     version = data.get("schema_version", 1)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if type(version) is not int or version > SCHEMA_VERSION:  # bool is an int subclass: refused too
         raise ResultsSchemaError(
             f"{origin}: results schema version {version!r}; this future-l1 reads up to {SCHEMA_VERSION} "
             "(upgrade future-l1 to read it)"

@@ -26,3 +26,15 @@ def test_bad_adapter_argument_is_a_suite_error(args, expected, tmp_path, capsys)
     (line,) = [x for x in err.splitlines() if x.startswith("error: ")]
     assert line.startswith("error: model 'm': ") and expected in line
     assert not (tmp_path / "runs").exists()
+
+
+def test_runner_refuses_an_unresolved_demo_checkpoint(tmp_path):
+    """`demo://` is resolved before the runner starts (it may train the demo model); the runner never does it."""
+    from future_l1.harness.runner import Runner
+    from future_l1.harness.suite import SuiteError, load_suite
+
+    suite = load_suite(None)  # the default suite names demo://future-l1-tiny
+    with pytest.raises(SuiteError) as err:
+        Runner(suite, tmp_path / "runs").prepare()
+    assert any("is not resolved; pass validated_and_resolved(suite)" in p for p in err.value.problems)
+    assert not (tmp_path / "runs").exists()

@@ -96,7 +96,7 @@ def test_maps_of_the_demo_model(tmp_path):
     import yaml
 
     from future_l1.harness.runner import Runner
-    from future_l1.harness.suite import load_suite, resolve_checkpoints
+    from future_l1.harness.suite import load_suite, validated_and_resolved
 
     (model,) = [m for m in load_suite(None).models if m.args.get("save_latents")]
     assert model.label == "future_l1_tiny" and model.args["save_latents"].startswith("run://")
@@ -108,7 +108,7 @@ def test_maps_of_the_demo_model(tmp_path):
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite))
     suite = load_suite(path)
-    outcome = Runner(suite, tmp_path / "runs", resolved=resolve_checkpoints(suite)).execute()
+    outcome = Runner(suite, tmp_path / "runs", resolved=validated_and_resolved(suite)).execute()
     assert not outcome.failures
     latents = outcome.run_dir / model.args["save_latents"][len("run://") :]
     assert len(list(latents.glob("futurebench_future_l1__*.npz"))) == 4

@@ -19,11 +19,10 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable
+
+from future_l1.training.rl.rewards import JudgeFn
 
 log = logging.getLogger(__name__)
-
-JudgeFn = Callable[[str, str, str], "float | bool | None"]  # (question, gold, predicted) -> 1/0, None = failed
 
 
 class JudgeFallback:
@@ -64,23 +63,14 @@ def role_judge(min_score: int = 4, config=None) -> JudgeFn:
     """A `(question, gold, predicted) -> 1/0` judge on our judge role (`config`: a `JudgeConfig`, default the
     current one). Raises on judge failures (JudgeFallback turns them into a counted 0)."""
     from future_l1.tasks.judge import current_config, get_judge
-    from future_l1.tasks.prompts import TWIFF_JUDGE_SYSTEM_PROMPT
+    from future_l1.tasks.twiffbench.scoring import judge_messages
 
     cfg = config or current_config()
 
     def judge(question: str, gold: str, predicted: str) -> float:
-        content = [
-            {"type": "text", "text": "Question: " + question.replace("<image>", "").strip()},
-            {"type": "text", "text": "\nReference Reasoning Chain: "},
-            {"type": "text", "text": f"\nGround Truth Answer: {gold}"},
-            {"type": "text", "text": "\nModel Response Reasoning Chain: "},
-            {"type": "text", "text": f"\nModel Response Answer: {predicted}"},
-        ]
-        messages = [
-            {"role": "system", "content": [{"type": "text", "text": TWIFF_JUDGE_SYSTEM_PROMPT}]},
-            {"role": "user", "content": content},
-        ]
-        verdict = get_judge(cfg).score(messages)
-        return 1.0 if verdict.answer >= min_score else 0.0
+        # TwiFF-Bench's own judge messages (text only), with no reference chain and no model chain: only answers.
+        doc = {"question": question, "answer": f"<answer>{gold}</answer>"}
+        messages = judge_messages(doc, f"<answer>{predicted}</answer>", text_only=True)
+        return 1.0 if get_judge(cfg).score(messages).answer >= min_score else 0.0
 
     return judge
