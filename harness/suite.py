@@ -43,11 +43,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from future_l1.tasks.judge import SECRET_FIELD, JudgeRole
+from future_l1.tasks.results_schema import RUN_SCHEME, run_path
 
 DEFAULT_SUITE = Path(__file__).with_name("default_suite.yaml")
 PACKAGED_TASKS = "future_l1.tasks"
 DEMO_SCHEME = "demo://"
-RUN_SCHEME = "run://"  # a model argument `run://PATH` names PATH inside the run directory (e.g. save_latents)
 CHECKPOINT_KEYS = ("pretrained", "checkpoint", "model_path", "path")
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")  # suite names, labels, task names, run ids: one path part
@@ -537,7 +537,7 @@ def resolve_run_paths(model: ModelEntry, run_dir: Path) -> ModelEntry:
     """A copy of `model` whose `run://PATH` arguments are `run_dir/PATH`, for the model itself only: the suite, the
     run's identity and its results keep `run://PATH`, so a run directory stays relocatable."""
     args = {
-        k: str(Path(run_dir) / v[len(RUN_SCHEME) :]) if isinstance(v, str) and v.startswith(RUN_SCHEME) else v
+        k: str(run_path(v, run_dir)) if isinstance(v, str) and v.startswith(RUN_SCHEME) else v
         for k, v in model.args.items()
     }
     return replace(model, args=args)

@@ -274,3 +274,19 @@ def save_future_l1_checkpoint(model, processor, out_dir: str | Path, head: nn.Mo
     cfg["use_cache"] = True
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def save_from_trainer(trainer, output_dir: str | None, state_dict=None, head: nn.Module | None = None) -> None:
+    """`Trainer._save` of our trainers (SFT, RL): the writer above, given the state dict that Trainer gathered
+    (ZeRO-3 / FSDP; every rank takes part, the main process writes), plus the training arguments, as Trainer does."""
+    from transformers.trainer import TRAINING_ARGS_NAME
+
+    args = trainer.args
+    if not args.should_save and not getattr(trainer, "is_distributed_loading_by_transformers", False):
+        return
+    out = Path(output_dir or args.output_dir)
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_torch_compile=False)
+    save_future_l1_checkpoint(model, trainer.processing_class, out, head=head, state_dict=state_dict,
+                              is_main_process=args.should_save)  # fmt: skip
+    if args.should_save:
+        torch.save(args, out / TRAINING_ARGS_NAME)

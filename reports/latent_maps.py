@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from future_l1.tasks.results_schema import run_path
+
 MAX_POINTS = 2000
 _FILE = re.compile(r"^(?P<task>.+?)__(?P<split>.+?)__(?P<doc>\d+)__rank\d+\.npz$")
 
@@ -33,9 +35,6 @@ class LatentPoints:
     doc: np.ndarray  # (n,) int doc id
 
 
-RUN_SCHEME = "run://"  # = harness.suite.RUN_SCHEME (reports sit below harness): a path inside the run directory
-
-
 def save_latents_dir(model_args: str, run_dir: str | Path | None = None) -> Path | None:
     """The `save_latents=DIR` folder in an lmms-eval model_args string, if any; `save_latents=run://DIR` (as the
     default demo suite writes it) is DIR inside `run_dir`, None without one."""
@@ -43,9 +42,7 @@ def save_latents_dir(model_args: str, run_dir: str | Path | None = None) -> Path
         key, _, value = part.partition("=")
         value = value.strip()
         if key.strip() == "save_latents" and value:
-            if value.startswith(RUN_SCHEME):
-                return Path(run_dir) / value[len(RUN_SCHEME) :] if run_dir is not None else None
-            return Path(value)
+            return run_path(value, run_dir)
     return None
 
 

@@ -32,6 +32,18 @@ TWIFFBENCH = "twiffbench"
 SAMPLE_KEYS = {FUTUREBENCH: "future_acc", TWIFFBENCH: "twiff_avg"}
 
 
+# A model argument `run://PATH` names PATH inside the run directory (e.g. save_latents), so a run directory stays
+# relocatable: the suite, the run's identity and its results keep `run://PATH`; only the model sees the real path.
+RUN_SCHEME = "run://"
+
+
+def run_path(value: str, run_dir: str | Path | None) -> Path | None:
+    """The path a `run://PATH` value names inside `run_dir` (None without a run directory); any other value as is."""
+    if not value.startswith(RUN_SCHEME):
+        return Path(value)
+    return Path(run_dir) / value[len(RUN_SCHEME) :] if run_dir is not None else None
+
+
 class ResultsSchemaError(ValueError):
     """A results or samples file does not follow this schema; the message names the file and the fix."""
 

@@ -21,9 +21,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 from transformers import Trainer
-from transformers.trainer import TRAINING_ARGS_NAME
 
-from future_l1.model.checkpoint import save_future_l1_checkpoint
+from future_l1.model.checkpoint import save_from_trainer
 from future_l1.training.config import LatentSFTConfig
 
 log = logging.getLogger(__name__)
@@ -93,14 +92,7 @@ class LatentSFTTrainer(Trainer):
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         """Save through the project's one checkpoint writer (weights, processor, the published config fields)."""
-        if not self.args.should_save and not getattr(self, "is_distributed_loading_by_transformers", False):
-            return
-        out = Path(output_dir or self.args.output_dir)
-        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
-        save_future_l1_checkpoint(model, self.processing_class, out, state_dict=state_dict,
-                                  is_main_process=self.args.should_save)  # fmt: skip
-        if self.args.should_save:
-            torch.save(self.args, out / TRAINING_ARGS_NAME)
+        save_from_trainer(self, output_dir, state_dict)
 
 
 def checkpoint_fields(config: LatentSFTConfig, latent_ids) -> dict:

@@ -93,5 +93,6 @@ def demo_rl_rows(limit: int | None = None, gold: str | None = None) -> list[dict
     path = demo_train_file()
     rows = [twiff_row(raw, i, path.parent) for i, raw in enumerate(_read(path)) if "mc" in str(raw.get("id", ""))]
     if gold:
-        rows = [r for r in rows if r["answer"].strip().upper() in gold.upper()]
+        letters = set(gold.upper())
+        rows = [r for r in rows if r["answer"].strip().upper() in letters]
     return rows[:limit] if limit else rows

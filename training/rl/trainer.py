@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 from collections import defaultdict
 
@@ -362,18 +361,9 @@ class LADAPOTrainer(GRPOTrainer):
         the SFT checkpoint's latent fields), the projection head if the SFT checkpoint had one, the processor. Used
         for the final checkpoint and every `checkpoint-N`; under ZeRO-3 / FSDP the Trainer passes the gathered
         `state_dict` (all ranks call this, only the main process writes)."""
-        from transformers.trainer import TRAINING_ARGS_NAME
+        from future_l1.model.checkpoint import save_from_trainer
 
-        from future_l1.model.checkpoint import save_future_l1_checkpoint
-
-        if not self.args.should_save and not getattr(self, "is_distributed_loading_by_transformers", False):
-            return
-        out = output_dir or self.args.output_dir
-        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
-        save_future_l1_checkpoint(model, self.processing_class, out, head=self.head, state_dict=state_dict,
-                                  is_main_process=self.args.should_save)  # fmt: skip
-        if self.args.should_save:
-            torch.save(self.args, os.path.join(out, TRAINING_ARGS_NAME))
+        save_from_trainer(self, output_dir, state_dict, head=self.head)
 
     def log(self, logs: dict, start_time: float | None = None) -> None:
         metrics = {k: (sum(v) / len(v) if v else math.nan) for k, v in self._metrics["train"].items()}
