@@ -4,14 +4,18 @@ It runs the product's own pipeline end to end, with no side paths:
 
 1. data: the toy VEP task (`future_l1.tasks.toy_vep`): Future-L1-50K Format A training records
    (`future_l1.training.toy_data`) and FutureBench-schema evaluation sets for the val and test splits (disjoint seeds);
-2. SFT (`future_l1.training.sft.run_sft`) of the tiny Qwen3-VL (`model.tiny`), per seed, twice on the same data,
-   text and steps: (a) latent SFT (the future frame becomes a latent span aligned to the frozen encoder's embedding,
-   λ > 0) and (b) text-only SFT (the paper's baseline: reasoning frame dropped, λ = 0);
+2. SFT (`future_l1.training.sft.run_sft`) of the tiny Qwen3-VL (`model.tiny`), per seed, twice on the same data, text
+   and steps: (a) latent SFT (the future frame becomes a latent span aligned to the frozen encoder's embedding,
+   λ > 0) and (b) text-only SFT (the paper's baseline: reasoning frame dropped, λ = 0). The tiny model gets the
+   pretrained toy vision encoder (`training.toy_vision`; a real checkpoint's encoder knows where things are, a random
+   one does not), frozen as in the paper, and SFT shows the question clip as the evaluation's video
+   (`question_video_fps`). Arms train in parallel processes, one thread each (`train_all`);
 3. evaluation through the harness (`Runner`, one run directory per model, task `futurebench_future_l1` pointed at the
    toy set through FUTURE_L1_FUTUREBENCH_DIR) of (a), (b), (c) = (a) with latent decoding off, (d) the answer prior;
 4. report: the leaderboard and plots (`reports.render.write_report`), latent-space maps of (a)'s saved latents
    (`reports.latent_maps`), and the paired comparisons (a) − (b) and (a) − (c) per seed and pooled over seeds
-   (`reports.compare`: bootstrap interval, McNemar p), in `<out>/report/experiment.md` and `result.json`.
+   (`reports.compare`: bootstrap interval, McNemar p), and two probes of (a) (`harness.imagination`: does it answer
+   from the future frame, does it imagine it), in `<out>/report/experiment.md` and `result.json`.
 
 Every stage resumes: a finished checkpoint or run is reused when the command is run again. `--quick` is the CI mode
 (one seed, small sets); the default full mode is what the README reports. `--split val` evaluates on the validation
@@ -55,13 +59,21 @@ class Settings:
     latent_lambda: float = 0.1
     max_latent_token: int = 4
     question_pixels: int = 128 * 128  # a 64x64 frame is shown at 128x128: 16 merged tokens per frame
+    toy_vision: bool = True  # the pretrained toy encoder (training.toy_vision); False: the tiny model's random one
+    question_video: bool = True  # SFT shows question frames as the evaluation's video (False: as images, Format A)
     eval_batch_size: int = 32
+    sft_workers: int = 2  # SFT processes at once, one thread each (results do not depend on it)
 
     def tag(self, variant: str = "latent") -> str:
         """A short name of everything that changes a checkpoint of `variant` (so different settings never share one;
         the text-only arm ignores λ and L_max, so a λ / L_max sweep reuses its checkpoints)."""
         lr = f"{self.learning_rate:g}".replace(".", "p").replace("-", "m")
-        base = f"n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}"
+        from future_l1.training.toy_vision import VERSION
+
+        base = f"n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}" + (
+            f"-vis{VERSION}" if self.toy_vision else ""
+        )
+        base += "-qvid" if self.question_video else ""
         if variant == "text":
             return f"{base}-px{self.question_pixels}"
         lam = f"{self.latent_lambda:g}".replace(".", "p")
@@ -70,7 +82,7 @@ class Settings:
 
 MODES = {
     "quick": Settings(n_train=96, n_val=32, n_test=32, seeds=(0,), steps=24),
-    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=300),
+    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=400, batch_size=16),
 }
 
 
@@ -85,6 +97,9 @@ class ExperimentResult:
     seconds: dict = field(default_factory=dict)
     maps: list = field(default_factory=list)
     latent_spread: dict = field(default_factory=dict)  # seed -> share of (a)'s latent variance that varies by clip
+    probes: dict = field(default_factory=dict)  # seed -> harness.imagination's reading and imagining of (a)
+    checkpoints: dict = field(default_factory=dict)  # seed -> (a)'s checkpoint
+    train_file: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -111,17 +126,20 @@ def _build_once(path: Path, build) -> Path:
 
 def prepare_data(out: Path, s: Settings, split: str) -> tuple[Path, Path]:
     """(train.json, eval folder) under out/data, built once."""
-    from future_l1.tasks.toy_vep import build_eval_set
+    from future_l1.tasks.toy_vep import EVAL_VERSION, build_eval_set
     from future_l1.training.toy_data import build_train_set
 
     train_dir = _build_once(out / "data" / f"train-{s.n_train}", lambda d: build_train_set(d, s.n_train))
     n_eval = s.n_val if split == "val" else s.n_test
-    eval_dir = _build_once(out / "data" / f"{split}-{n_eval}", lambda d: build_eval_set(d, split, n_eval))
+    eval_dir = _build_once(
+        out / "data" / f"{split}-{n_eval}-{EVAL_VERSION}", lambda d: build_eval_set(d, split, n_eval)
+    )
     return train_dir / "train.json", eval_dir
 
 
-def base_checkpoint(seed: int, pixels: int) -> Path:
-    """The untrained tiny Qwen3-VL of `seed`, its image processor showing question frames at `pixels` pixels."""
+def base_checkpoint(seed: int, pixels: int, *, vision: bool = True) -> Path:
+    """The untrained tiny Qwen3-VL of `seed`, its image processor showing question frames at `pixels` pixels; with
+    `vision`, its random encoder replaced by the pretrained toy encoder (`training.toy_vision`)."""
     from future_l1.model.cache import cached_dir
     from future_l1.model.tiny import tiny_checkpoint_dir
 
@@ -131,12 +149,25 @@ def base_checkpoint(seed: int, pixels: int) -> Path:
         config = json.loads(path.read_text())
         config["image_processor"]["size"] = {"shortest_edge": pixels, "longest_edge": pixels}
         path.write_text(json.dumps(config, indent=2) + "\n")
+        if vision:
+            from transformers import Qwen3VLForConditionalGeneration
 
-    return cached_dir(f"toy-vep-base-seed{seed}-px{pixels}", build)
+            from future_l1.training.toy_vision import load_toy_vision
+
+            model = Qwen3VLForConditionalGeneration.from_pretrained(out)
+            load_toy_vision(model)
+            model.save_pretrained(out)
+
+    if not vision:
+        return cached_dir(f"toy-vep-base-seed{seed}-px{pixels}", build)
+    from future_l1.training.toy_vision import pretrained_toy_vision
+
+    return cached_dir(f"toy-vep-base-seed{seed}-px{pixels}-{pretrained_toy_vision().name}", build)
 
 
 def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> Path:
     """SFT checkpoint of `variant` ("latent" or "text") and `seed`, trained once."""
+    from future_l1.tasks.toy_vep import FPS
     from future_l1.training.config import load_config
     from future_l1.training.sft import run_sft
 
@@ -144,14 +175,17 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
         import torch
 
         values = {
-            "model_name_or_path": str(base_checkpoint(seed, s.question_pixels)), "train_file": str(train_file),
+            "model_name_or_path": str(base_checkpoint(seed, s.question_pixels, vision=s.toy_vision)),
+            "train_file": str(train_file),
             "output_dir": str(ckpt), "use_cpu": not torch.cuda.is_available(), "max_steps": s.steps,
             "per_device_train_batch_size": s.batch_size, "gradient_accumulation_steps": 1,
             "learning_rate": s.learning_rate, "warmup_steps": 0.05, "lr_scheduler_type": "cosine",
             "weight_decay": 0.0, "seed": seed, "data_seed": seed, "logging_steps": min(10, s.steps), "dataloader_num_workers": 0,
             "max_latent_token": s.max_latent_token, "latent_lambda": s.latent_lambda,
-            "text_only": variant == "text", "report_to": "none", "disable_tqdm": False,
+            "text_only": variant == "text", "report_to": "none", "disable_tqdm": s.sft_workers > 1,
         }  # fmt: skip
+        if s.question_video:  # train on the layout evaluation feeds: the question snapshots as one video clip
+            values["question_video_fps"] = FPS
         run_sft(load_config(None, **values))
         # Spans are decoded with the fixed budget of L_max steps, the span length SFT shows (as the demo model does:
         # SFT never supervises where a span ends, so in loose mode a tiny model closes every span at once).
@@ -161,6 +195,43 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
         cfg_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     return _build_once(out / "checkpoints" / s.tag(variant) / f"{variant}-s{seed}", build)
+
+
+def _train_one_thread(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> Path:
+    """`train` on one CPU thread: the tiny model gains almost nothing from a second thread, and a fixed thread count
+    keeps the checkpoints bit-identical on machines with any number of cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(out, s, variant, seed, train_file)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_all(out: Path, s: Settings, train_file: Path, on_done=lambda: None) -> dict[int, dict[str, Path]]:
+    """Both SFT arms of every seed, `s.sft_workers` processes at a time (spawned, one thread each)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    for seed in s.seeds:  # build the cached base checkpoints (and the toy encoder) once, before any worker needs them
+        base_checkpoint(seed, s.question_pixels, vision=s.toy_vision)
+    jobs = [(seed, variant) for seed in s.seeds for variant in ("latent", "text")]
+    done: dict[int, dict[str, Path]] = {seed: {} for seed in s.seeds}
+    if s.sft_workers <= 1:
+        for seed, variant in jobs:
+            done[seed][variant] = _train_one_thread(out, s, variant, seed, train_file)
+            on_done()
+        return done
+    context = multiprocessing.get_context("spawn")  # no forked torch thread pools
+    with ProcessPoolExecutor(max_workers=s.sft_workers, mp_context=context) as pool:
+        futures = {pool.submit(_train_one_thread, out, s, v, seed, train_file): (seed, v) for seed, v in jobs}
+        for future in as_completed(futures):
+            seed, variant = futures[future]
+            done[seed][variant] = future.result()
+            on_done()
+    return done
 
 
 @contextlib.contextmanager
@@ -266,6 +337,17 @@ def latent_spread(latent_dir: Path, task: str = TASK) -> float | None:
     return float(within / total) if total > 0 else 0.0
 
 
+def probe_latent_model(res: ExperimentResult, seed: int, ckpt: Path) -> dict:
+    """`harness.imagination`'s two probes of (a) for one seed: reading the true future frame, imagining it."""
+    from future_l1.harness.imagination import imagining, reading
+    from future_l1.tasks.toy_vep import FPS
+
+    fps = FPS if res.settings.question_video else None
+    latents = res.out / "latents" / Path(res.runs["latent"][seed]).name
+    return {"reading": reading(ckpt, res.train_file, question_video_fps=fps),
+            "imagining": imagining(ckpt, latents, res.split)}  # fmt: skip
+
+
 def summarise(res: ExperimentResult) -> None:
     from future_l1.reports.compare import compare_results
     from future_l1.reports.readers import read_results
@@ -282,6 +364,8 @@ def summarise(res: ExperimentResult) -> None:
         spread = latent_spread(res.out / "latents" / Path(run).name)
         if spread is not None:
             res.latent_spread[str(seed)] = round(spread, 6)
+    for seed, ckpt in res.checkpoints.items():
+        res.probes[str(seed)] = probe_latent_model(res, seed, ckpt)
     for base, other in (("text", "latent"), ("latent_off", "latent")):  # B − A = (a) − (b), (a) − (c)
         a_runs, b_runs = per_variant[base], per_variant[other]
         scopes = [(f"seed {sa}", [ra], [rb]) for (sa, ra), (_, rb) in zip(a_runs, b_runs, strict=True)]
@@ -300,7 +384,9 @@ def markdown(res: ExperimentResult) -> str:
         "",
         f"Settings: {s.n_train} training items, {s.n_test if res.split == 'test' else s.n_val} {res.split} items, "
         f"seeds {list(s.seeds)}, {s.steps} steps × batch {s.batch_size}, lr {s.learning_rate:g}, "
-        f"λ = {s.latent_lambda:g}, L_max = {s.max_latent_token}.",
+        f"λ = {s.latent_lambda:g}, L_max = {s.max_latent_token}; vision encoder: "
+        f"{'pretrained toy encoder' if s.toy_vision else 'random'}; question frames in SFT: "
+        f"{'video (the evaluation layout)' if s.question_video else 'images (Future-L1-50K layout)'}.",
         "",
         "| model | accuracy % [95% CI] | n | per seed |",
         "|---|---:|---:|---|",
@@ -330,6 +416,21 @@ def markdown(res: ExperimentResult) -> str:
         spread = ", ".join(f"seed {k}: {v:.4f}" for k, v in res.latent_spread.items())
         lines += ["", f"Clip dependence of (a)'s latents (share of their variance not explained by the span step; "
                       f"0 = the same imagined frame for every clip): {spread}."]  # fmt: skip
+    if res.probes:
+        lines += ["", "Probes of (a) (`harness/imagination.py`): does it answer from the future frame when SFT feeds it "
+                      "(teacher-forced, training items), and does it imagine that frame (evaluated items)?", "",
+                  "| seed | answer, own frame fed % | answer, another item's frame fed % | imagined vs true, squared "
+                  "error per step | same, predicting each step's mean | quadrant read from the true frame % | "
+                  "quadrant read from the imagined frame % |", "|---|---:|---:|---|---|---:|---:|"]  # fmt: skip
+        for seed, p in res.probes.items():
+            r, m = p["reading"], p["imagining"] or {}
+            lines.append(
+                f"| {seed} | {100 * r['own_frame']:.1f} | {100 * r['another_items_frame']:.1f} | "
+                f"{m.get('squared_error_per_step', '–')} | {m.get('squared_error_of_the_step_mean', '–')} | "
+                f"{100 * m['quadrant_from_true_frame']:.1f} | {100 * m['quadrant_from_imagined_frame']:.1f} |"
+                if m
+                else f"| {seed} | {100 * r['own_frame']:.1f} | {100 * r['another_items_frame']:.1f} | – | – | – | – |"
+            )
     lines += ["", "Run directories (compare any two with `future-l1 report compare RUN_A RUN_B`):", ""]
     for variant, runs in res.runs.items():
         for seed, run in runs.items():
@@ -355,15 +456,15 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
     res.seconds["data"] = time.time() - start
 
     stages = tqdm(total=len(settings.seeds) * 5 + 1, desc="experiment latent-vs-text", unit="stage")
-    t_train = t_eval = 0.0
+    t_eval = 0.0
+    stages.set_postfix_str(f"SFT, {settings.sft_workers} at a time")
+    t0 = time.time()
+    trained = train_all(out, settings, train_file, on_done=lambda: stages.update())
+    t_train = time.time() - t0
+    res.train_file = train_file
     for seed in settings.seeds:
-        ckpts = {}
-        for variant in ("latent", "text"):
-            stages.set_postfix_str(f"SFT {variant} seed {seed}")
-            t0 = time.time()
-            ckpts[variant] = train(out, settings, variant, seed, train_file)
-            t_train += time.time() - t0
-            stages.update()
+        ckpts = trained[seed]
+        res.checkpoints[seed] = ckpts["latent"]
         for variant in VARIANTS:
             stages.set_postfix_str(f"eval {variant} seed {seed}")
             t0 = time.time()
@@ -418,7 +519,12 @@ def _write_summary(res: ExperimentResult) -> None:
         "seconds": {k: round(v, 1) for k, v in res.seconds.items()},
         "maps": res.maps,
         "latent_spread": res.latent_spread,
+        "probes": res.probes,
     }
+    if res.settings.toy_vision:
+        from future_l1.training.toy_vision import pretrained_toy_vision
+
+        data["vision_encoder"] = json.loads((pretrained_toy_vision() / "pretraining.json").read_text())
     (report_dir / "result.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
@@ -445,6 +551,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-latent-token", type=int, help="L_max, latent tokens per future frame (override)")
     p.add_argument("--learning-rate", type=float, help="SFT learning rate (override)")
     p.add_argument("--batch-size", type=int, help="SFT batch size (override)")
+    p.add_argument("--workers", type=int, help="SFT processes at once (default 2; one CPU thread each)")
+    p.add_argument("--random-vision", action="store_true",
+                   help="keep the tiny model's random vision encoder (the earlier, null setting) instead of the "
+                        "pretrained toy encoder")  # fmt: skip
+    p.add_argument("--question-images", action="store_true",
+                   help="SFT shows the question snapshots as images (Future-L1-50K layout) instead of the "
+                        "evaluation's video")  # fmt: skip
     p.set_defaults(func=_command)
     exp.set_defaults(func=lambda args: (exp.print_help(), 2)[1])
 
@@ -454,8 +567,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {
         "seeds": tuple(args.seeds) if args.seeds else None, "steps": args.steps, "n_train": args.n_train,
         "latent_lambda": args.latent_lambda, "max_latent_token": args.max_latent_token,
-        "learning_rate": args.learning_rate, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "batch_size": args.batch_size, "sft_workers": args.workers,
     }  # fmt: skip
+    if args.random_vision:
+        overrides["toy_vision"] = False
+    if args.question_images:
+        overrides["question_video"] = False
     if args.n_eval:
         overrides["n_val" if args.split == "val" else "n_test"] = args.n_eval
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})

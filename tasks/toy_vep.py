@@ -11,8 +11,10 @@ Item = one seed. The same item serves both schemas:
 - evaluation (`build_eval_set`): NEP's FutureBench layout, `futurebench.json` + `first_part_video/`, four fixed
   options (A top left, B top right, C bottom left, D bottom right); `question_type` counts the wall bounces the
   ball makes before frame 12 (hop1 = none, hop2 = one, hop3 = two or more), so the per-split columns of a report
-  show accuracy by how much dynamics there is to imagine. The clip shows the two snapshots, each held for two frames,
-  so each of Qwen3-VL's two-frame temporal patches is one still snapshot, exactly as an image in training;
+  show accuracy by how much dynamics there is to imagine. The clip is the two snapshots as two consecutive frames:
+  one Qwen3-VL temporal patch (2 frames), so the vision encoder sees the motion within each token, as a video
+  encoder sees it (holding each snapshot for a whole patch, as v1 did, leaves the language model to tell the two
+  snapshots apart by position, which the tiny model did not learn);
 - training (`future_l1.training.toy_data`): a Future-L1-50K Format A record over the full 16-frame clip, question
   frames = keyframe-pool slots 1 and 3 (frames 1 and 4), reasoning frame = slot 7 (frame 12, the answer frame).
 
@@ -49,7 +51,7 @@ QUESTION = (
     "ball 1.5 s after the clip begins?"
 )
 REASON = "I imagine the ball."  # the one reasoning text, shared by both SFT variants
-EVAL_VERSION = "toy_vep_v1"
+EVAL_VERSION = "toy_vep_v2"
 
 
 @dataclass
@@ -108,8 +110,8 @@ def prompt_text(post_prompt: str) -> str:
 
 
 def observed_clip(item: ToyItem) -> np.ndarray:
-    """The evaluation clip: each observed snapshot held for two frames (one Qwen3-VL temporal patch each)."""
-    return np.stack([item.frames[f] for f in OBSERVED for _ in range(2)])
+    """The evaluation clip: the observed snapshots as consecutive frames (together one Qwen3-VL temporal patch)."""
+    return np.stack([item.frames[f] for f in OBSERVED])
 
 
 def build_eval_set(out: Path, split: str, n_items: int, *, progress: bool = True) -> Path:

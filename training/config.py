@@ -60,6 +60,12 @@ class LatentSFTConfig(TrainingArguments):
             "help": "Text-only SFT baseline (paper Table 4): same data, reasoning frames dropped, λ forced to 0."
         },
     )
+    question_video_fps: float | None = field(
+        default=None,
+        metadata={"help": "Show a record's question frames as one video clip of consecutive frames at this frame "
+                          "rate, as FutureBench evaluation shows its first-part clip (deviation: the paper and "
+                          "Future-L1-50K train on them as images, §3.2). None (default): images."},
+    )  # fmt: skip
     system_prompt: str | None = field(
         default="future_l1",
         metadata={"help": "'future_l1' = the Future-L1 system prompt (as in the official SFT), 'none' = the chat "
@@ -98,6 +104,10 @@ class LatentSFTConfig(TrainingArguments):
             self.latent_lambda = 0.0
         if self.latent_loss not in ("mse", "cosine"):
             raise ValueError(f"latent_loss must be 'mse' or 'cosine', not {self.latent_loss!r}")
+        if self.question_video_fps is not None and not self.question_video_fps > 0:
+            raise ValueError(
+                f"question_video_fps must be a positive frame rate or None, not {self.question_video_fps!r}"
+            )
         if self.latent_mse_reduction not in ("sum", "mean"):
             raise ValueError(f"latent_mse_reduction must be 'sum' or 'mean', not {self.latent_mse_reduction!r}")
         super().__post_init__()

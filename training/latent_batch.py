@@ -14,6 +14,11 @@ adds one constant target per sample to the CE mean. We mask it.
 Text-only baseline (`text_only=True`): the same gpt turn without its latent spans, the cleaned pieces joined with
 newlines in one `<reason>` block, as the authors' `cot` mode joins them. Deviation: their `cot` mode reads a record's
 separate `cot` field when it has one; we keep the gpt turn, so the two arms differ only in the latent spans.
+Question frames as a video (`question_video_fps`, off by default): the record's question frames become one video clip
+of consecutive frames at that frame rate (an odd count padded with the last frame, as qwen-vl-utils pads frame lists),
+placed at the first `<image>` (the other markers are dropped, the text between them kept). That is the layout FutureBench evaluation feeds (`model.inputs`: same
+resizing, same timestamps, same bare `<|video_pad|>`), so a model trained this way is evaluated on the layout it saw.
+Deviation: Future-L1-50K and the paper train on question frames as separate images.
 We build the latent text directly instead of the official rewrite of `<|vision_start|><|image_pad|>…` in a second
 processor pass; the result is the same token layout with one processor call less.
 """
@@ -58,6 +63,7 @@ class LatentEncoder:
     max_latent_token: int = 4
     text_only: bool = False
     system_prompt: str | None = None
+    question_video_fps: float | None = None
 
     def __post_init__(self):
         tok = self.processor.tokenizer
@@ -69,15 +75,15 @@ class LatentEncoder:
         size = {"shortest_edge": min(LATENT_MIN_PIXELS, max_pixels), "longest_edge": max_pixels}
         return self.processor.image_processor(images=frames, size=size, return_tensors="pt")
 
-    def messages(self, record: SFTRecord, n_images: int, assistant: str) -> list[dict]:
+    def messages(self, record: SFTRecord, n_images: int, assistant: str, *, video: bool = False) -> list[dict]:
         content: list[dict] = []
         parts = record.question.split(PLACEHOLDER)
         for i, part in enumerate(parts):
             if part:
                 content.append({"type": "text", "text": part})
-            if i < len(parts) - 1:
-                content.append({"type": "image"})
-        assert sum(c["type"] == "image" for c in content) == n_images
+            if i < len(parts) - 1 and not (video and i > 0):
+                content.append({"type": "video" if video else "image"})
+        assert sum(c["type"] == "image" for c in content) == (0 if video else n_images)
         msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return [*msgs, {"role": "user", "content": content}, {"role": "assistant", "content": assistant}]
 
@@ -89,10 +95,14 @@ class LatentEncoder:
             spans = [int(n) for n in latent["image_grid_thw"].prod(-1) // 4]
         elif not self.text_only:
             spans = []
+        video = self.question_video_fps is not None and bool(question_frames)
         chat = self.processor.apply_chat_template(
-            self.messages(record, len(question_frames), assistant_text(record, spans)), tokenize=False
+            self.messages(record, len(question_frames), assistant_text(record, spans), video=video), tokenize=False
         )
-        enc = self.processor(text=[chat], images=question_frames or None, return_tensors="pt")
+        if video:
+            enc = self._encode_with_video(chat, question_frames)
+        else:
+            enc = self.processor(text=[chat], images=question_frames or None, return_tensors="pt")
         ids = enc["input_ids"][0]
         start = _find_last(ids.tolist(), self._header)
         if start < 0:
@@ -111,11 +121,32 @@ class LatentEncoder:
             "latent_mask": latent_mask,
             "span_lengths": spans or [],
         }
-        if question_frames:
+        if question_frames and video:
+            ex["pixel_values_videos"], ex["video_grid_thw"] = enc["pixel_values_videos"], enc["video_grid_thw"]
+        elif question_frames:
             ex["pixel_values"], ex["image_grid_thw"] = enc["pixel_values"], enc["image_grid_thw"]
         if latent is not None:
             ex["latent_pixel_values"], ex["latent_grid_thw"] = latent["pixel_values"], latent["image_grid_thw"]
         return ex
+
+    def _encode_with_video(self, chat: str, frames: list[np.ndarray]):
+        """The question frames as one clip, sized and timed as `model.inputs` sizes and times an evaluation video."""
+        from transformers.video_utils import VideoMetadata
+
+        from future_l1.model.inputs import WRAPPED_VIDEO, resize_video
+
+        size = self.processor.image_processor.size
+        clip = np.stack(frames + frames[-1:] * (len(frames) % 2))
+        clip = resize_video(clip, size["shortest_edge"], size["longest_edge"])
+        if getattr(self.processor.video_processor, "cap_pixels_per_frame", False) is None:
+            self.processor.video_processor.cap_pixels_per_frame = False  # sized already, as model.inputs.collate says
+        meta = VideoMetadata(
+            total_num_frames=len(clip), fps=self.question_video_fps, frames_indices=list(range(len(clip)))
+        )
+        return self.processor(
+            text=[chat.replace(WRAPPED_VIDEO, "<|video_pad|>")], videos=[clip], video_metadata=[meta],
+            do_sample_frames=False, videos_kwargs={"do_resize": False}, return_tensors="pt",
+        )  # fmt: skip
 
 
 def _find_last(seq: list[int], sub: list[int]) -> int:
@@ -142,7 +173,9 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
         "labels": pad("labels", IGNORE),
         "latent_mask": pad("latent_mask", False),
     }
-    for key, grid in (("pixel_values", "image_grid_thw"), ("latent_pixel_values", "latent_grid_thw")):
+    visuals = (("pixel_values", "image_grid_thw"), ("pixel_values_videos", "video_grid_thw"),
+               ("latent_pixel_values", "latent_grid_thw"))  # fmt: skip
+    for key, grid in visuals:
         present = [e for e in examples if key in e]
         if present:
             batch[key] = torch.cat([e[key] for e in present])

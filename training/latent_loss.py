@@ -4,7 +4,7 @@ Forward, through public transformers APIs only (no monkey-patching):
 1. embed the tokens; run the *frozen* vision tower + merger on the reasoning (future) frames and scatter their merged
    tokens at the `<|latent|>` positions — teacher forcing with the ground-truth future frame. DeepStack features of
    these frames are not used (as in the official code);
-2. M-RoPE position ids from `get_rope_index` with the *user* image grids only, so latent spans get ordinary 1-D text
+2. M-RoPE position ids from `get_rope_index` with the *user* image (or video) grids only, so latent spans get ordinary 1-D text
    positions, the same as at inference time;
 3. `Qwen3VLModel.forward(inputs_embeds=…, pixel_values=user images, position_ids=…)`: the model scatters the user
    image features itself (found by the untouched `<|image_pad|>` embeddings) and keeps DeepStack for them.
@@ -58,6 +58,7 @@ def latent_hidden_states(model, batch: dict, embeds: torch.Tensor) -> torch.Tens
         batch["input_ids"],
         batch["mm_token_type_ids"],
         image_grid_thw=batch.get("image_grid_thw"),
+        video_grid_thw=batch.get("video_grid_thw"),
         attention_mask=batch["attention_mask"],
     )
     out = inner(
@@ -66,6 +67,8 @@ def latent_hidden_states(model, batch: dict, embeds: torch.Tensor) -> torch.Tens
         position_ids=position_ids,
         pixel_values=batch.get("pixel_values"),
         image_grid_thw=batch.get("image_grid_thw"),
+        pixel_values_videos=batch.get("pixel_values_videos"),
+        video_grid_thw=batch.get("video_grid_thw"),
         use_cache=False,
     )
     return out.last_hidden_state

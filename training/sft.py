@@ -130,7 +130,8 @@ def build_trainer(config: LatentSFTConfig):
 
     loaded = load_records(config.train_file, allow_bad=config.allow_bad_records, limit=config.max_records)
     encoder = LatentEncoder(processor, latent_ids, max_latent_token=config.max_latent_token,
-                            text_only=config.text_only, system_prompt=config.resolved_system_prompt())  # fmt: skip
+                            text_only=config.text_only, system_prompt=config.resolved_system_prompt(),
+                            question_video_fps=config.question_video_fps)  # fmt: skip
     dataset = LatentSFTDataset(loaded.records, encoder, FrameCache(config.frame_cache_videos))
     pad_id = processor.tokenizer.pad_token_id
     trainer = LatentSFTTrainer(

@@ -28,16 +28,17 @@ def _check_slots() -> None:
         raise AssertionError(f"keyframe pool {pool} no longer puts frames {OBSERVED}/{TARGET} at the task's slots")
 
 
-def toy_record(index: int, videos: Path) -> dict:
+def toy_record(index: int, videos: Path, split: str = "train") -> dict:
+    """Item `index` of `split` as a training record (other splits than train: for layout checks only)."""
     from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
     from future_l1.tasks.scenes import write_video
     from future_l1.tasks.toy_vep import FPS, REASON, make_item, prompt_text
 
-    item = make_item("train", index)
+    item = make_item(split, index)
     name = f"toy_{item.seed}.mp4"
     write_video(item.frames, videos / name, fps=FPS)
     return {
-        "id": f"toy-train-{index:05d}",
+        "id": f"toy-{split}-{index:05d}",
         "video": f"videos/{name}",
         "image": list(QUESTION_SLOTS),
         "reasoning_image": [REASONING_SLOT],
