@@ -377,6 +377,37 @@ def summarise(res: ExperimentResult) -> None:
                 res.comparisons.append({"scope": scope, **asdict(row)})
 
 
+def probe_table(probes: dict) -> list[str]:
+    """Markdown lines for `harness.imagination`'s probes of (a), one row per seed."""
+
+    def pct(x) -> str:
+        return "–" if x is None else f"{100 * x:.1f}"
+
+    def errors(d: dict, key: str) -> str:
+        return ", ".join(f"{x:.2f}" for x in d.get(key) or []) or "–"
+
+    lines = [
+        "Probes of (a) (`harness/imagination.py`). Training items, teacher-forced: does it answer from the future "
+        "frame SFT feeds it, and how well does each latent step predict its target (the first needs the dynamics; "
+        "later ones can copy the fed frame)? Evaluated items: does it imagine the frame (fed-back vectors vs the true "
+        "frame's tokens, and the quadrant a read-out fitted on true frames finds in them)?",
+        "",
+        "| seed | answers right, own frame fed % | another item's frame fed % | teacher-forced squared error per step "
+        "| same, each step's mean | imagined vs true, squared error per step | same, each step's mean "
+        "| quadrant from the true frame % | quadrant from the imagined frame % |",
+        "|---|---:|---:|---|---|---|---|---:|---:|",
+    ]
+    for seed, p in probes.items():
+        r, m = p["reading"], p["imagining"] or {}
+        lines.append(
+            f"| {seed} | {pct(r['own_frame'])} | {pct(r['another_items_frame'])} "
+            f"| {errors(r, 'squared_error_per_step')} | {errors(r, 'squared_error_of_the_step_mean')} "
+            f"| {errors(m, 'squared_error_per_step')} | {errors(m, 'squared_error_of_the_step_mean')} "
+            f"| {pct(m.get('quadrant_from_true_frame'))} | {pct(m.get('quadrant_from_imagined_frame'))} |"
+        )
+    return lines
+
+
 def markdown(res: ExperimentResult) -> str:
     s = res.settings
     lines = [
@@ -417,20 +448,7 @@ def markdown(res: ExperimentResult) -> str:
         lines += ["", f"Clip dependence of (a)'s latents (share of their variance not explained by the span step; "
                       f"0 = the same imagined frame for every clip): {spread}."]  # fmt: skip
     if res.probes:
-        lines += ["", "Probes of (a) (`harness/imagination.py`): does it answer from the future frame when SFT feeds it "
-                      "(teacher-forced, training items), and does it imagine that frame (evaluated items)?", "",
-                  "| seed | answer, own frame fed % | answer, another item's frame fed % | imagined vs true, squared "
-                  "error per step | same, predicting each step's mean | quadrant read from the true frame % | "
-                  "quadrant read from the imagined frame % |", "|---|---:|---:|---|---|---:|---:|"]  # fmt: skip
-        for seed, p in res.probes.items():
-            r, m = p["reading"], p["imagining"] or {}
-            lines.append(
-                f"| {seed} | {100 * r['own_frame']:.1f} | {100 * r['another_items_frame']:.1f} | "
-                f"{m.get('squared_error_per_step', '–')} | {m.get('squared_error_of_the_step_mean', '–')} | "
-                f"{100 * m['quadrant_from_true_frame']:.1f} | {100 * m['quadrant_from_imagined_frame']:.1f} |"
-                if m
-                else f"| {seed} | {100 * r['own_frame']:.1f} | {100 * r['another_items_frame']:.1f} | – | – | – | – |"
-            )
+        lines += ["", *probe_table(res.probes)]
     lines += ["", "Run directories (compare any two with `future-l1 report compare RUN_A RUN_B`):", ""]
     for variant, runs in res.runs.items():
         for seed, run in runs.items():

@@ -6,7 +6,9 @@ feeds back at inference. The toy experiment's accuracy cannot tell which of the 
 
 * `reading`: teacher-forced answer accuracy on training items, with each item's own future frame at its latent
   positions, and with another item's. Far above chance with its own and at chance with another's: the model answers
-  from the frame.
+  from the frame. It also gives the latent loss's squared error per span step on those items, next to that of
+  predicting each step's mean: the first step is the one that needs the dynamics, the later ones can copy the frame
+  teacher forcing feeds them.
 * `imagining`: the latent vectors the model fed back on the evaluated items (`save_latents`) against the frozen
   encoder's embeddings of the true future frame: the squared error per latent step next to that of predicting each
   step's mean target, and the answer quadrant read from them by a linear read-out fitted on the true embeddings of the
@@ -54,10 +56,13 @@ def reading(ckpt: Path, train_file: Path, *, n: int = 64, question_video_fps: fl
     batch = collate([encoder.encode(r, *r.load_frames(cache)) for r in records], processor.tokenizer.pad_token_id)
     letters = _letter_ids(processor.tokenizer)
 
-    def accuracy(b: dict) -> float:
+    def forward(b: dict) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            hidden = latent_hidden_states(model, b, latent_inputs_embeds(model, b))
-            logits = model.lm_head(hidden)[..., letters]
+            embeds = latent_inputs_embeds(model, b)
+            return embeds, latent_hidden_states(model, b, embeds)
+
+    def accuracy(b: dict) -> float:
+        logits = model.lm_head(forward(b)[1])[..., letters]
         right = []
         for row, labels in enumerate(b["labels"]):
             (pos,) = [t for t in range(1, len(labels)) if int(labels[t]) in letters][-1:]
@@ -66,7 +71,18 @@ def reading(ckpt: Path, train_file: Path, *, n: int = 64, question_video_fps: fl
 
     per_item = batch["latent_pixel_values"].shape[0] // len(records)  # patches of one item's future frame
     shuffled = dict(batch, latent_pixel_values=torch.roll(batch["latent_pixel_values"], per_item, 0))
-    return {"items": len(records), "own_frame": accuracy(batch), "another_items_frame": accuracy(shuffled)}
+    # each latent step's prediction (the hidden state before it) against its target, as latent_sft_loss pairs them
+    embeds, hidden = forward(batch)
+    at = batch["latent_mask"][:, 1:]
+    pred = hidden[:, :-1][at].reshape(len(records), -1, hidden.shape[-1]).double()
+    target = embeds[:, 1:][at].reshape(pred.shape).double()
+    return {
+        "items": len(records),
+        "own_frame": accuracy(batch),
+        "another_items_frame": accuracy(shuffled),
+        "squared_error_per_step": ((pred - target) ** 2).sum(-1).mean(0).round(decimals=3).tolist(),
+        "squared_error_of_the_step_mean": ((target - target.mean(0)) ** 2).sum(-1).mean(0).round(decimals=3).tolist(),
+    }
 
 
 def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
