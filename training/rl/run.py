@@ -9,6 +9,7 @@ killed run resumable (`resume_from_checkpoint`, or `--resume`). `rl_history.json
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 
 from future_l1.training.rl.config import LADAPOConfig, load_rl_config
+
+log = logging.getLogger(__name__)
 
 HF_CLASS = "Qwen3VLForConditionalGeneration"
 
@@ -72,10 +75,16 @@ def run_rl(config: LADAPOConfig, resume: bool | str | None = None) -> Path:
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
-    ckpts = sorted(
-        folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name[11:].isdigit() else -1
-    )
-    return ckpts[-1] if ckpts else None
+    """The newest complete `checkpoint-N`. Trainer writes `trainer_state.json` last, so a run killed while saving
+    leaves a newer folder without it (or with it cut short); that folder is skipped, with a warning, not resumed."""
+    numbered = [p for p in folder.glob("checkpoint-*") if p.name[len("checkpoint-") :].isdigit()]
+    for ckpt in sorted(numbered, key=lambda p: int(p.name[len("checkpoint-") :]), reverse=True):
+        try:
+            json.loads((ckpt / "trainer_state.json").read_text())
+            return ckpt
+        except (OSError, ValueError):
+            log.warning("skipping %s: incomplete (the run was stopped while writing it)", ckpt)
+    return None
 
 
 # `train rl --demo`: the cached demo SFT model on the demo RL set, a CPU recipe (not a research setting). Where it

@@ -33,6 +33,24 @@ def test_paper_config_loads_with_table_9_values_and_the_judge_off():
         load_rl_config(None, judge="sometimes", use_cpu=True)
 
 
+def test_resume_skips_a_checkpoint_the_kill_left_half_written(tmp_path, caplog):
+    """Trainer writes trainer_state.json last: a newer folder without it (killed while saving), or with it cut short,
+    is skipped for the newest complete one (CI once killed the slow test below exactly there)."""
+    from future_l1.training.rl.run import _last_checkpoint
+
+    assert _last_checkpoint(tmp_path) is None
+    for n, state in ((1, '{"global_step": 1}'), (2, '{"global_step": 2}'), (3, None), (4, '{"global_st')):
+        (tmp_path / f"checkpoint-{n}").mkdir()
+        (tmp_path / f"checkpoint-{n}" / "model.safetensors").write_bytes(b"x")
+        if state is not None:
+            (tmp_path / f"checkpoint-{n}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-x").mkdir()  # not a step number: ignored
+    with caplog.at_level("WARNING"):
+        assert _last_checkpoint(tmp_path) == tmp_path / "checkpoint-2"
+    assert "checkpoint-4" in caplog.text and "checkpoint-3" in caplog.text
+    assert _last_checkpoint(tmp_path / "missing") is None
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     import yaml
