@@ -36,7 +36,9 @@ def register(subparsers) -> None:
     rl.add_argument("--config", help="YAML of LADAPOConfig / GRPOConfig keys (training/configs/rl_paper.yaml).")
     rl.add_argument("--output-dir", help="Overrides output_dir.")
     rl.add_argument("--max-steps", type=int, help="Overrides max_steps.")
-    rl.add_argument("--resume", action="store_true", help="Resume from the newest complete checkpoint-N in the output folder.")
+    rl.add_argument(
+        "--resume", action="store_true", help="Resume from the newest complete checkpoint-N in the output folder."
+    )
     rl.add_argument("--demo", action="store_true", help="Demo SFT model on the demo RL set (minutes, CPU).")
     rl.add_argument("--no-curves", action="store_true", help="Do not render rl_curves.png at the end.")
     rl.set_defaults(func=_rl)
