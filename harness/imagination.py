@@ -37,6 +37,14 @@ def _letter_ids(tokenizer) -> list[int]:
     return ids
 
 
+def _step_errors(pred: np.ndarray, target: np.ndarray) -> dict:
+    """Squared error per span step of (items, steps, dim) predictions, and that of predicting each step's mean."""
+    return {
+        "squared_error_per_step": ((pred - target) ** 2).sum(-1).mean(0).round(3).tolist(),
+        "squared_error_of_the_step_mean": ((target - target.mean(0)) ** 2).sum(-1).mean(0).round(3).tolist(),
+    }
+
+
 def reading(ckpt: Path, train_file: Path, *, n: int = 64, question_video_fps: float | None = None) -> dict:
     """Teacher-forced accuracy of the answer letter on the first `n` training items, own vs. another item's frame."""
     from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
@@ -61,27 +69,28 @@ def reading(ckpt: Path, train_file: Path, *, n: int = 64, question_video_fps: fl
             embeds = latent_inputs_embeds(model, b)
             return embeds, latent_hidden_states(model, b, embeds)
 
-    def accuracy(b: dict) -> float:
-        logits = model.lm_head(forward(b)[1])[..., letters]
+    def accuracy(b: dict, hidden: torch.Tensor) -> float:
+        logits = model.lm_head(hidden)[..., letters]
         right = []
         for row, labels in enumerate(b["labels"]):
-            (pos,) = [t for t in range(1, len(labels)) if int(labels[t]) in letters][-1:]
-            right.append(letters[int(logits[row, pos - 1].argmax())] == int(labels[pos]))
+            found = [t for t in range(1, len(labels)) if int(labels[t]) in letters]
+            if not found:
+                raise ValueError(f"record {records[row].id}: no answer letter A-D among its supervised tokens")
+            right.append(letters[int(logits[row, found[-1] - 1].argmax())] == int(labels[found[-1]]))
         return float(np.mean(right))
 
+    embeds, hidden = forward(batch)
     per_item = batch["latent_pixel_values"].shape[0] // len(records)  # patches of one item's future frame
     shuffled = dict(batch, latent_pixel_values=torch.roll(batch["latent_pixel_values"], per_item, 0))
     # each latent step's prediction (the hidden state before it) against its target, as latent_sft_loss pairs them
-    embeds, hidden = forward(batch)
     at = batch["latent_mask"][:, 1:]
-    pred = hidden[:, :-1][at].reshape(len(records), -1, hidden.shape[-1]).double()
-    target = embeds[:, 1:][at].reshape(pred.shape).double()
+    pred = hidden[:, :-1][at].reshape(len(records), -1, hidden.shape[-1]).double().numpy()
+    target = embeds[:, 1:][at].reshape(pred.shape).double().numpy()
     return {
         "items": len(records),
-        "own_frame": accuracy(batch),
-        "another_items_frame": accuracy(shuffled),
-        "squared_error_per_step": ((pred - target) ** 2).sum(-1).mean(0).round(decimals=3).tolist(),
-        "squared_error_of_the_step_mean": ((target - target.mean(0)) ** 2).sum(-1).mean(0).round(decimals=3).tolist(),
+        "own_frame": accuracy(batch, hidden),
+        "another_items_frame": accuracy(shuffled, forward(shuffled)[1]),
+        **_step_errors(pred, target),
     }
 
 
@@ -90,11 +99,13 @@ def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     from future_l1.tasks.toy_vep import TARGET, make_item
     from future_l1.training.latent_batch import LATENT_MIN_PIXELS, PIXELS_PER_TOKEN
 
-    # the adapter's files: <task>__<split>__<doc_id>__rank<k>.npz, the fed-back vectors of one answer
-    files = sorted(Path(latents_dir).glob("*.npz"), key=lambda f: int(f.name.split("__")[-2]))
+    # the adapter's files: <task>__<split>__<doc_id>__rank<k>.npz, the fed-back vectors of one answer; others ignored
+    named = [(f, f.name.split("__")) for f in Path(latents_dir).glob("*__rank*.npz")]
+    files = sorted(((int(p[-2]), f) for f, p in named if len(p) >= 4 and p[-2].isdigit()), key=lambda x: x[0])
     if len(files) < 8:
         return None
-    doc_ids = [int(f.name.split("__")[-2]) for f in files]
+    doc_ids = [i for i, _ in files]
+    files = [f for _, f in files]
     imagined = [np.load(f)["latents"] for f in files]
     steps = {len(x) for x in imagined}
     if len(steps) != 1:
@@ -122,8 +133,7 @@ def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
 
     return {
         "items": len(items),
-        "squared_error_per_step": ((imagined - true) ** 2).sum(-1).mean(0).round(3).tolist(),
-        "squared_error_of_the_step_mean": ((true - true.mean(0)) ** 2).sum(-1).mean(0).round(3).tolist(),
+        **_step_errors(imagined, true),
         "quadrant_from_true_frame": quadrant_accuracy(true),
         "quadrant_from_imagined_frame": quadrant_accuracy(imagined),
     }

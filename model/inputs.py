@@ -269,6 +269,14 @@ def prepare_sample(
     return Sample(text=text.replace(WRAPPED_VIDEO, "<|video_pad|>"), videos=videos, video_metadata=metas, images=images)
 
 
+def presized_videos(processor) -> None:
+    """Tell the video processor that videos come sized already (`resize_video`), so it skips its own per-frame cap
+    and its deprecation warning about that cap."""
+    vp = getattr(processor, "video_processor", None)
+    if vp is not None and getattr(vp, "cap_pixels_per_frame", False) is None:
+        vp.cap_pixels_per_frame = False
+
+
 def collate(processor, samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
     """A left-padded batch: input_ids, attention_mask, mm_token_type_ids and the vision tensors present."""
     tokenizer = processor.tokenizer
@@ -285,9 +293,7 @@ def collate(processor, samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
         )
     if images:
         kwargs.update(images=images, images_kwargs={"do_resize": False})
-    vp = getattr(processor, "video_processor", None)
-    if vp is not None and hasattr(vp, "cap_pixels_per_frame") and vp.cap_pixels_per_frame is None:
-        vp.cap_pixels_per_frame = False  # we resized already; silences a transformers deprecation warning
+    presized_videos(processor)
     enc = processor(**kwargs)
     batch = {k: v for k, v in enc.items() if isinstance(v, torch.Tensor)}
     if "mm_token_type_ids" not in batch:

@@ -16,8 +16,9 @@ newlines in one `<reason>` block, as the authors' `cot` mode joins them. Deviati
 separate `cot` field when it has one; we keep the gpt turn, so the two arms differ only in the latent spans.
 Question frames as a video (`question_video_fps`, off by default): the record's question frames become one video clip
 of consecutive frames at that frame rate (an odd count padded with the last frame, as qwen-vl-utils pads frame lists),
-placed at the first `<image>` (the other markers are dropped, the text between them kept). That is the layout FutureBench evaluation feeds (`model.inputs`: same
-resizing, same timestamps, same bare `<|video_pad|>`), so a model trained this way is evaluated on the layout it saw.
+placed at the first `<image>` (the other markers are dropped, the text between them kept). That is the layout
+FutureBench evaluation feeds (`model.inputs`: same resizing, same timestamps, same bare `<|video_pad|>`), so a model
+trained this way is evaluated on the layout it saw.
 Deviation: Future-L1-50K and the paper train on question frames as separate images.
 We build the latent text directly instead of the official rewrite of `<|vision_start|><|image_pad|>…` in a second
 processor pass; the result is the same token layout with one processor call less.
@@ -133,13 +134,12 @@ class LatentEncoder:
         """The question frames as one clip, sized and timed as `model.inputs` sizes and times an evaluation video."""
         from transformers.video_utils import VideoMetadata
 
-        from future_l1.model.inputs import WRAPPED_VIDEO, resize_video
+        from future_l1.model.inputs import WRAPPED_VIDEO, presized_videos, resize_video
 
         size = self.processor.image_processor.size
         clip = np.stack(frames + frames[-1:] * (len(frames) % 2))
         clip = resize_video(clip, size["shortest_edge"], size["longest_edge"])
-        if getattr(self.processor.video_processor, "cap_pixels_per_frame", False) is None:
-            self.processor.video_processor.cap_pixels_per_frame = False  # sized already, as model.inputs.collate says
+        presized_videos(self.processor)
         meta = VideoMetadata(
             total_num_frames=len(clip), fps=self.question_video_fps, frames_indices=list(range(len(clip)))
         )

@@ -86,11 +86,10 @@ def encode_clips(processor, clips: np.ndarray, pixels: int, *, still: bool) -> t
         size = {"shortest_edge": pixels, "longest_edge": pixels}
         enc = processor.image_processor(images=list(clips[:, 0]), size=size, return_tensors="pt")
         return enc["pixel_values"], enc["image_grid_thw"]
-    from future_l1.model.inputs import resize_video
+    from future_l1.model.inputs import presized_videos, resize_video
 
     videos = [resize_video(c, pixels, pixels) for c in clips]
-    if getattr(processor.video_processor, "cap_pixels_per_frame", False) is None:
-        processor.video_processor.cap_pixels_per_frame = False  # sized already (as model.inputs.collate does)
+    presized_videos(processor)
     enc = processor.video_processor(videos=videos, do_resize=False, do_sample_frames=False, return_tensors="pt")
     return enc["pixel_values_videos"], enc["video_grid_thw"]
 

@@ -161,3 +161,19 @@ def _answers(run: Path) -> list[tuple]:
     """(doc id, raw answer) of every sample of a run directory."""
     lines = [json.loads(line) for f in sorted(run.glob("samples/*/*.jsonl")) for line in f.read_text().splitlines()]
     return sorted((str(d["doc_id"]), json.dumps(d["filtered_resps"])) for d in lines)
+
+
+def test_cli_flags_bring_back_the_earlier_setup_under_other_checkpoint_names():
+    import argparse
+
+    from future_l1.harness import experiment as exp
+
+    parser = argparse.ArgumentParser()
+    exp.register(parser.add_subparsers())
+    default = exp.settings_from_args(parser.parse_args(["experiment", "latent-vs-text"]))
+    old = exp.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", "--random-vision",
+                                                    "--question-images", "--workers", "1"]))  # fmt: skip
+    assert (default.toy_vision, default.question_video) == (True, True) and default == exp.MODES["full"]
+    assert (old.toy_vision, old.question_video, old.sft_workers) == (False, False, 1)
+    for variant in ("latent", "text"):
+        assert old.tag(variant) != default.tag(variant)  # never reuses a checkpoint of the other setup

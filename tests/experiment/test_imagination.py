@@ -32,6 +32,7 @@ def test_imagining_scores_the_true_frame_as_perfect_and_another_clips_as_worse(t
 
     true = _true_latents(tiny_ckpt, "val", 40)
     _save(true, tmp_path / "perfect")
+    np.savez(tmp_path / "perfect" / "notes.npz", latents=true[0])  # not the adapter's layout: ignored
     perfect = imagining(tiny_ckpt, tmp_path / "perfect", "val")
     assert perfect["items"] == 40 and perfect["squared_error_per_step"] == [0.0] * 4
     assert perfect["quadrant_from_imagined_frame"] == perfect["quadrant_from_true_frame"]
