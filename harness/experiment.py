@@ -14,8 +14,9 @@ It runs the product's own pipeline end to end, with no side paths:
    toy set through FUTURE_L1_FUTUREBENCH_DIR) of (a), (b), (c) = (a) with latent decoding off, (d) the answer prior;
 4. report: the leaderboard and plots (`reports.render.write_report`), latent-space maps of (a)'s saved latents
    (`reports.latent_maps`), and the paired comparisons (a) − (b) and (a) − (c) per seed and pooled over seeds
-   (`reports.compare`: bootstrap interval, McNemar p), and two probes of (a) (`harness.imagination`: does it answer
-   from the future frame, does it imagine it), in `<out>/report/experiment.md` and `result.json`.
+   (`reports.compare`: bootstrap interval, McNemar p), and the probes of `harness.imagination` (does (a) answer from
+   the future frame, does it imagine it, do (a) and (b) carry the future in their hidden state before the span), in
+   `<out>/report/experiment.md` and `result.json`.
 
 Every stage resumes: a finished checkpoint or run is reused when the command is run again. `--quick` is the CI mode
 (one seed, small sets); the default full mode is what the README reports. `--split val` evaluates on the validation
@@ -68,9 +69,10 @@ class Settings:
         """A short name of everything that changes a checkpoint of `variant` (so different settings never share one;
         the text-only arm ignores λ and L_max, so a λ / L_max sweep reuses its checkpoints)."""
         lr = f"{self.learning_rate:g}".replace(".", "p").replace("-", "m")
+        from future_l1.tasks.toy_vep import EVAL_VERSION
         from future_l1.training.toy_vision import VERSION
 
-        base = f"n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}" + (
+        base = f"{EVAL_VERSION.removeprefix('toy_vep_')}-n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}" + (
             f"-vis{VERSION}" if self.toy_vision else ""
         )
         base += "-qvid" if self.question_video else ""
@@ -99,6 +101,7 @@ class ExperimentResult:
     latent_spread: dict = field(default_factory=dict)  # seed -> share of (a)'s latent variance that varies by clip
     probes: dict = field(default_factory=dict)  # seed -> harness.imagination's reading and imagining of (a)
     checkpoints: dict = field(default_factory=dict)  # seed -> (a)'s checkpoint
+    text_checkpoints: dict = field(default_factory=dict)  # seed -> (b)'s checkpoint
     train_file: Path | None = None
 
 
@@ -129,7 +132,7 @@ def prepare_data(out: Path, s: Settings, split: str) -> tuple[Path, Path]:
     from future_l1.tasks.toy_vep import EVAL_VERSION, build_eval_set
     from future_l1.training.toy_data import build_train_set
 
-    train_dir = _build_once(out / "data" / f"train-{s.n_train}", lambda d: build_train_set(d, s.n_train))
+    train_dir = _build_once(out / "data" / f"train-{s.n_train}-{EVAL_VERSION}", lambda d: build_train_set(d, s.n_train))
     n_eval = s.n_val if split == "val" else s.n_test
     eval_dir = _build_once(
         out / "data" / f"{split}-{n_eval}-{EVAL_VERSION}", lambda d: build_eval_set(d, split, n_eval)
@@ -338,14 +341,19 @@ def latent_spread(latent_dir: Path, task: str = TASK) -> float | None:
 
 
 def probe_latent_model(res: ExperimentResult, seed: int, ckpt: Path) -> dict:
-    """`harness.imagination`'s two probes of (a) for one seed: reading the true future frame, imagining it."""
-    from future_l1.harness.imagination import imagining, reading
+    """`harness.imagination`'s probes for one seed: (a) reading the true future frame and imagining it; (a) and (b)
+    carrying the future in their hidden state before the span."""
+    from future_l1.harness.imagination import future_in_hidden, imagining, reading
     from future_l1.tasks.toy_vep import FPS
 
     fps = FPS if res.settings.question_video else None
     latents = res.out / "latents" / Path(res.runs["latent"][seed]).name
+    hidden = {"latent": future_in_hidden(ckpt, res.train_file, text_only=False, question_video_fps=fps)}
+    if seed in res.text_checkpoints:
+        hidden["text"] = future_in_hidden(res.text_checkpoints[seed], res.train_file, text_only=True,
+                                          question_video_fps=fps)  # fmt: skip
     return {"reading": reading(ckpt, res.train_file, question_video_fps=fps),
-            "imagining": imagining(ckpt, latents, res.split)}  # fmt: skip
+            "imagining": imagining(ckpt, latents, res.split), "future_in_hidden": hidden}  # fmt: skip
 
 
 def summarise(res: ExperimentResult) -> None:
@@ -378,10 +386,13 @@ def summarise(res: ExperimentResult) -> None:
 
 
 def probe_table(probes: dict) -> list[str]:
-    """Markdown lines for `harness.imagination`'s probes of (a), one row per seed."""
+    """Markdown lines for `harness.imagination`'s probes, one row per seed."""
 
     def pct(x) -> str:
         return "–" if x is None else f"{100 * x:.1f}"
+
+    def px(x) -> str:
+        return "–" if x is None else f"{x:.1f}"
 
     def errors(d: dict, key: str) -> str:
         return ", ".join(f"{x:.2f}" for x in d.get(key) or []) or "–"
@@ -390,12 +401,13 @@ def probe_table(probes: dict) -> list[str]:
         "Probes of (a) (`harness/imagination.py`). Training items, teacher-forced: does it answer from the future "
         "frame SFT feeds it, and how well does each latent step predict its target (the first needs the dynamics; "
         "later ones can copy the fed frame)? Evaluated items: does it imagine the frame (fed-back vectors vs the true "
-        "frame's tokens, and the quadrant a read-out fitted on true frames finds in them)?",
+        "frame's tokens; the ball's centre a read-out fitted on true frames finds in them, and the answer that centre "
+        "gives)?",
         "",
         "| seed | answers right, own frame fed % | another item's frame fed % | teacher-forced squared error per step "
         "| same, each step's mean | imagined vs true, squared error per step | same, each step's mean "
-        "| quadrant from the true frame % | quadrant from the imagined frame % |",
-        "|---|---:|---:|---|---|---|---|---:|---:|",
+        "| centre off by, true / imagined frame (px) | answer from the true frame % | answer from the imagined frame % |",
+        "|---|---:|---:|---|---|---|---|---|---:|---:|",
     ]
     for seed, p in probes.items():
         r, m = p["reading"], p["imagining"] or {}
@@ -403,8 +415,31 @@ def probe_table(probes: dict) -> list[str]:
             f"| {seed} | {pct(r['own_frame'])} | {pct(r['another_items_frame'])} "
             f"| {errors(r, 'squared_error_per_step')} | {errors(r, 'squared_error_of_the_step_mean')} "
             f"| {errors(m, 'squared_error_per_step')} | {errors(m, 'squared_error_of_the_step_mean')} "
-            f"| {pct(m.get('quadrant_from_true_frame'))} | {pct(m.get('quadrant_from_imagined_frame'))} |"
+            f"| {px(m.get('centre_error_px_true_frame'))} / {px(m.get('centre_error_px_imagined_frame'))} "
+            f"| {pct(m.get('answer_from_true_frame'))} | {pct(m.get('answer_from_imagined_frame'))} |"
         )
+    hidden = {seed: p["future_in_hidden"] for seed, p in probes.items() if p.get("future_in_hidden")}
+    if hidden:
+
+        def r2(d: dict | None, key: str) -> str:
+            return ", ".join(f"{x:.2f}" for x in (d or {}).get(key, [])[1:]) or "–"
+
+        lines += [
+            "",
+            "Where the future is before any latent: R² of a linear read-out (fitted on half of the training items, "
+            "scored on the other half) of the ball's centre from the hidden state at the end of the reason text, "
+            "layers 1 to last. Both arms can read the last snapshot there; a model that works out the future from the "
+            "question also carries the asked frame's centre.",
+            "",
+            "| seed | (a) last snapshot | (a) asked frame | (b) last snapshot | (b) asked frame |",
+            "|---|---|---|---|---|",
+        ]
+        for seed, h in hidden.items():
+            a, b = h.get("latent"), h.get("text")
+            lines.append(
+                f"| {seed} | {r2(a, 'r2_last_snapshot_centre')} | {r2(a, 'r2_future_centre')} "
+                f"| {r2(b, 'r2_last_snapshot_centre')} | {r2(b, 'r2_future_centre')} |"
+            )
     return lines
 
 
@@ -483,6 +518,7 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
     for seed in settings.seeds:
         ckpts = trained[seed]
         res.checkpoints[seed] = ckpts["latent"]
+        res.text_checkpoints[seed] = ckpts["text"]
         for variant in VARIANTS:
             stages.set_postfix_str(f"eval {variant} seed {seed}")
             t0 = time.time()

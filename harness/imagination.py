@@ -11,8 +11,9 @@ feeds back at inference. The toy experiment's accuracy cannot tell which of the 
   teacher forcing feeds them.
 * `imagining`: the latent vectors the model fed back on the evaluated items (`save_latents`) against the frozen
   encoder's embeddings of the true future frame: the squared error per latent step next to that of predicting each
-  step's mean target, and the answer quadrant read from them by a linear read-out fitted on the true embeddings of the
-  other half of the items. A model that imagines the future frame scores far above chance there.
+  step's mean target; and the ball's centre read from them by a linear read-out fitted on the true embeddings of the
+  other half of the items, in pixels off the true centre, with the answer the task's rule (`toy_vep.quadrant`) gives for
+  that centre. A model that imagines the future frame scores far above chance there.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def reading(ckpt: Path, train_file: Path, *, n: int = 64, question_video_fps: fl
 
 def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     """Imagined latents (saved by the adapter) of the evaluated toy items against their true future-frame embeddings."""
-    from future_l1.tasks.toy_vep import TARGET, make_item
+    from future_l1.tasks.toy_vep import TARGET, make_item, quadrant
     from future_l1.training.latent_batch import LATENT_MIN_PIXELS, PIXELS_PER_TOKEN
 
     # the adapter's files: <task>__<split>__<doc_id>__rank<k>.npz, the fed-back vectors of one answer; others ignored
@@ -122,18 +123,93 @@ def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     imagined = np.stack(imagined).astype(np.float64)
     if true.shape != imagined.shape:
         return None
+    centre = np.stack([it.positions[TARGET] for it in items])
     gold = np.array(["ABCD".index(it.answer) for it in items])
     half = len(items) // 2
-    readout = np.linalg.lstsq(np.c_[true[:half].reshape(half, -1), np.ones(half)], np.eye(4)[gold[:half]],
-                              rcond=None)[0]  # fmt: skip
+    readout = np.linalg.lstsq(np.c_[true[:half].reshape(half, -1), np.ones(half)], centre[:half], rcond=None)[0]
 
-    def quadrant_accuracy(x: np.ndarray) -> float:
+    def read(x: np.ndarray) -> tuple[float, float]:
+        """(mean distance in px of the read centre from the true one, answer accuracy) on the held-out half."""
         rest = x[half:].reshape(len(x) - half, -1)
-        return float(((np.c_[rest, np.ones(len(rest))] @ readout).argmax(1) == gold[half:]).mean())
+        got = np.c_[rest, np.ones(len(rest))] @ readout
+        answers = np.array([quadrant(*c) for c in got])
+        return float(np.hypot(*(got - centre[half:]).T).mean()), float((answers == gold[half:]).mean())
 
+    (true_px, true_acc), (imagined_px, imagined_acc) = read(true), read(imagined)
     return {
         "items": len(items),
         **_step_errors(imagined, true),
-        "quadrant_from_true_frame": quadrant_accuracy(true),
-        "quadrant_from_imagined_frame": quadrant_accuracy(imagined),
+        "centre_error_px_true_frame": round(true_px, 2),
+        "centre_error_px_imagined_frame": round(imagined_px, 2),
+        "answer_from_true_frame": true_acc,
+        "answer_from_imagined_frame": imagined_acc,
+    }
+
+
+def future_in_hidden(
+    ckpt: Path, train_file: Path, *, text_only: bool, n: int = 256, question_video_fps: float | None = None
+) -> dict:
+    """How well a linear read-out finds the ball's centre at the last snapshot and at the asked frame in the hidden
+    state at the end of the reason text (the token before `<|latent_start|>` in latent SFT and before `<answer>` in
+    text-only SFT: the same prompt and text in both arms, before any latent). Ridge fitted on half of `n` training
+    items, R² on the other half, per layer (0 = embeddings). A model that has learned to work out the future from
+    the question carries the asked frame's centre there; the last snapshot's is what it can read off the clip."""
+    from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+    from future_l1.model.tokens import LatentIds
+    from future_l1.tasks.toy_vep import OBSERVED, TARGET, make_item
+    from future_l1.training.data import load_records
+    from future_l1.training.frames import FrameCache
+    from future_l1.training.latent_batch import LatentEncoder, collate
+    from future_l1.training.latent_loss import latent_inputs_embeds
+
+    model, processor = _model(ckpt)
+    ids = LatentIds.from_tokenizer(processor.tokenizer)
+
+    def make_encoder(drop_frame: bool) -> LatentEncoder:
+        return LatentEncoder(processor, ids, max_latent_token=4, system_prompt=FUTURE_L1_SYSTEM_PROMPT,
+                             question_video_fps=question_video_fps, text_only=drop_frame)  # fmt: skip
+
+    encoder, with_span = make_encoder(text_only), make_encoder(False)
+    cache, records = FrameCache(), load_records(train_file).records[:n]
+    states, centres = [], []
+    for start in range(0, len(records), 32):
+        part = records[start : start + 32]
+        frames = [r.load_frames(cache) for r in part]
+        b = collate(
+            [encoder.encode(r, *f) for r, f in zip(part, frames, strict=True)], processor.tokenizer.pad_token_id
+        )
+        inner = model.model
+        with torch.no_grad():
+            position_ids, _ = inner.get_rope_index(b["input_ids"], b["mm_token_type_ids"],
+                                                   image_grid_thw=b.get("image_grid_thw"),
+                                                   video_grid_thw=b.get("video_grid_thw"),
+                                                   attention_mask=b["attention_mask"])  # fmt: skip
+            out = inner(inputs_embeds=latent_inputs_embeds(model, b), attention_mask=b["attention_mask"],
+                        position_ids=position_ids, pixel_values_videos=b.get("pixel_values_videos"),
+                        video_grid_thw=b.get("video_grid_thw"), pixel_values=b.get("pixel_values"),
+                        image_grid_thw=b.get("image_grid_thw"), use_cache=False, output_hidden_states=True)  # fmt: skip
+        for row, (record, f) in enumerate(zip(part, frames, strict=True)):
+            # both arms' sequences are the same up to the span's opening (right-padded batches: same index)
+            # (the system prompt names <|latent_start|> too: the span's own is the one before its first latent slot)
+            slots = with_span.encode(record, *f)["latent_mask"].flatten().nonzero().flatten()
+            if not len(slots):
+                raise ValueError(f"record {record.id}: no reasoning frame, so no latent span to probe before")
+            at = int(slots[0]) - 2
+            states.append(torch.stack([h[row, at] for h in out.hidden_states]).double().numpy())
+            item = make_item("train", int(record.id.rsplit("-", 1)[-1]))
+            centres.append(np.r_[item.positions[OBSERVED[-1]], item.positions[TARGET]])
+    x, y = np.stack(states), np.stack(centres)
+    half = len(x) // 2
+
+    def r2(layer: int, cols: slice) -> float:
+        a = np.c_[x[:, layer], np.ones(len(x))]
+        w = np.linalg.solve(a[:half].T @ a[:half] + 1e-2 * np.eye(a.shape[1]), a[:half].T @ y[:half, cols])
+        err = ((a[half:] @ w - y[half:, cols]) ** 2).sum()
+        return float(1 - err / ((y[half:, cols] - y[half:, cols].mean(0)) ** 2).sum())
+
+    layers = range(x.shape[1])
+    return {
+        "items": len(x),
+        "r2_last_snapshot_centre": [round(r2(k, slice(0, 2)), 3) for k in layers],
+        "r2_future_centre": [round(r2(k, slice(2, 4)), 3) for k in layers],
     }

@@ -1,6 +1,6 @@
 """Training records of the toy VEP task (`future_l1.tasks.toy_vep`) in the Future-L1-50K schema (Format A).
 
-Each record: the full 16-frame clip (lossless mp4), question frames = keyframe-pool slots 1 and 3 (frames 1 and 4,
+Each record: the full 16-frame clip (lossless mp4), question frames = keyframe-pool slots 1 and 4 (frames 1 and 6,
 what the evaluation clip shows), one reasoning frame = slot 7 (frame 12, the frame the question asks about), the gpt
 turn "THOUGHT 1: <the one generic reason> <image>" and the option letter as answer. The human turn is laid out as
 the futurebench_future_l1 task's `doc_to_text`, so training and evaluation prompts are the same text.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from future_l1.training.frames import keyframe_pool
 
-QUESTION_SLOTS = [1, 3]  # 1-based keyframe-pool positions
+QUESTION_SLOTS = [1, 4]  # 1-based keyframe-pool positions
 REASONING_SLOT = 7
 
 
@@ -50,7 +50,12 @@ def toy_record(index: int, videos: Path, split: str = "train") -> dict:
             {"from": "gpt", "value": f"THOUGHT 1: {REASON} <image>"},
         ],
         "answer": item.answer,
-        "meta_data": {"seed": item.seed, "bounces": item.bounces, "split": item.split, "style": "toy_vep"},
+        "meta_data": {
+            "seed": item.seed,
+            "borders_crossed": item.borders_crossed,
+            "split": item.split,
+            "style": "toy_vep",
+        },
     }
 
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 VERSION = 2  # bump when the pretraining changes what the encoder computes: it names the cache and the SFT checkpoints
 FEATURES = 6  # per frame of the temporal patch: cell coverage (×4), centre x, centre y
-MAX_SHIFT = 28.0  # px between the two frames of a question clip (the toy's snapshots are at most ~20 px apart)
+MAX_SHIFT = 28.0  # px between the two frames of a question clip (the toy's snapshots are at most 22 px apart)
 
 
 @dataclass(frozen=True)

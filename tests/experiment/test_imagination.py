@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 
@@ -35,11 +36,42 @@ def test_imagining_scores_the_true_frame_as_perfect_and_another_clips_as_worse(t
     np.savez(tmp_path / "perfect" / "notes.npz", latents=true[0])  # not the adapter's layout: ignored
     perfect = imagining(tiny_ckpt, tmp_path / "perfect", "val")
     assert perfect["items"] == 40 and perfect["squared_error_per_step"] == [0.0] * 4
-    assert perfect["quadrant_from_imagined_frame"] == perfect["quadrant_from_true_frame"]
+    assert perfect["answer_from_imagined_frame"] == perfect["answer_from_true_frame"]
+    assert perfect["centre_error_px_imagined_frame"] == perfect["centre_error_px_true_frame"]
     assert min(perfect["squared_error_of_the_step_mean"]) > 0
     _save(np.roll(true, 1, axis=0), tmp_path / "shifted")  # every item gets its neighbour's future frame
     shifted = imagining(tiny_ckpt, tmp_path / "shifted", "val")
     assert min(shifted["squared_error_per_step"]) > 0
-    assert shifted["quadrant_from_true_frame"] == perfect["quadrant_from_true_frame"]  # same read-out, same truth
+    assert shifted["answer_from_true_frame"] == perfect["answer_from_true_frame"]  # same read-out, same truth
+    # the neighbour's ball is elsewhere: its centre reads further off (the tiny model's random encoder reads even
+    # true frames roughly; tests/training/test_toy_vision.py covers the pretrained one)
+    assert shifted["centre_error_px_imagined_frame"] > perfect["centre_error_px_true_frame"] + 5
     _save(true[:5], tmp_path / "few")
     assert imagining(tiny_ckpt, tmp_path / "few", "val") is None  # too few items to fit and score a read-out
+
+
+def test_future_in_hidden_probes_the_token_before_the_span_in_both_arms(tiny_ckpt, tmp_path):
+    import json
+
+    from future_l1.harness.imagination import future_in_hidden
+    from future_l1.training.toy_data import build_train_set
+
+    train = build_train_set(tmp_path / "train", 24, progress=False)
+    latent = future_in_hidden(tiny_ckpt, train, text_only=False, question_video_fps=8.0)
+    text = future_in_hidden(tiny_ckpt, train, text_only=True, question_video_fps=8.0)
+    layers = json.loads((tiny_ckpt / "config.json").read_text())["text_config"]["num_hidden_layers"] + 1
+    for got in (latent, text):
+        assert got["items"] == 24
+        assert len(got["r2_last_snapshot_centre"]) == len(got["r2_future_centre"]) == layers
+        # layer 0 is the probed token's embedding, the same for every item: nothing to read there
+        assert got["r2_last_snapshot_centre"][0] <= 0.01 and got["r2_future_centre"][0] <= 0.01
+    # both arms' sequences are the same up to the probed token, so the same weights give the same states there
+    assert latent == text
+    records = json.loads(train.read_text())
+    for r in records:
+        r["reasoning_image"] = []
+        r["conversations"][1]["value"] = r["conversations"][1]["value"].replace(" <image>", "")
+    bare = train.with_name("bare.json")
+    bare.write_text(json.dumps(records))
+    with pytest.raises(ValueError, match="no reasoning frame"):
+        future_in_hidden(tiny_ckpt, bare, text_only=False, question_video_fps=8.0)

@@ -1,0 +1,91 @@
+"""CPU pytest-benchmark of one toy-experiment SFT step (run with --benchmark-enable): where the step's time goes.
+
+Group "toy-sft-step", one process, one thread (as the experiment's SFT workers run): the whole latent SFT step of the
+tiny model on a batch of 16 toy records (forward, loss, backward), next to its output head alone, the cross-entropy
+over the real 151,936-row vocabulary at the step's supervised positions, and the same head over 2,048 rows. The
+ratios say what a toy vocabulary would save (README, "Does the method work?", cost of the full mode).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+BATCH = 16
+
+
+@pytest.fixture(scope="module")
+def step_inputs(tmp_path_factory, tiny_ckpt):
+    from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
+    from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+    from future_l1.model.tokens import LatentIds
+    from future_l1.tasks.toy_vep import FPS
+    from future_l1.training.data import load_records
+    from future_l1.training.frames import FrameCache
+    from future_l1.training.latent_batch import LatentEncoder, collate
+    from future_l1.training.toy_data import build_train_set
+
+    processor = AutoProcessor.from_pretrained(tiny_ckpt)
+    processor.image_processor.size = {"shortest_edge": 128 * 128, "longest_edge": 128 * 128}
+    encoder = LatentEncoder(processor, LatentIds.from_tokenizer(processor.tokenizer), max_latent_token=4,
+                            system_prompt=FUTURE_L1_SYSTEM_PROMPT, question_video_fps=FPS)  # fmt: skip
+    train = build_train_set(tmp_path_factory.mktemp("toy"), BATCH, progress=False)
+    cache = FrameCache()
+    batch = collate([encoder.encode(r, *r.load_frames(cache)) for r in load_records(train).records],
+                    processor.tokenizer.pad_token_id)  # fmt: skip
+    model = Qwen3VLForConditionalGeneration.from_pretrained(tiny_ckpt).train()
+    model.model.visual.requires_grad_(False)  # frozen, as in SFT
+    return model, batch
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.benchmark(group="toy-sft-step")
+def test_bench_toy_sft_step(benchmark, step_inputs, one_thread):
+    from future_l1.training.latent_loss import latent_sft_loss
+
+    model, batch = step_inputs
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        out = latent_sft_loss(model, batch, latent_lambda=0.1)
+        out.loss.backward()
+        return out
+
+    out = benchmark(step)
+    assert torch.isfinite(out.loss) and out.n_latent == 4 * BATCH
+
+
+def _head(rows: int, step_inputs):
+    model, batch = step_inputs
+    n = int((batch["labels"][:, 1:] != -100).sum())  # the step's supervised positions
+    hidden = torch.randn(n, model.config.text_config.hidden_size, requires_grad=True)
+    weight = torch.nn.Parameter(model.lm_head.weight.detach()[:rows].clone())
+    labels = torch.randint(0, rows, (n,), generator=torch.Generator().manual_seed(0))
+
+    def run():
+        weight.grad = None
+        loss = torch.nn.functional.cross_entropy(hidden @ weight.T, labels)
+        loss.backward()
+        return loss
+
+    return run
+
+
+@pytest.mark.benchmark(group="toy-sft-step")
+def test_bench_output_head_real_vocabulary(benchmark, step_inputs, one_thread):
+    loss = benchmark(_head(step_inputs[0].lm_head.weight.shape[0], step_inputs))
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.benchmark(group="toy-sft-step")
+def test_bench_output_head_2048_rows(benchmark, step_inputs, one_thread):
+    loss = benchmark(_head(2048, step_inputs))
+    assert torch.isfinite(loss)
