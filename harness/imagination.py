@@ -160,7 +160,7 @@ def future_in_hidden(
     from future_l1.training.data import load_records
     from future_l1.training.frames import FrameCache
     from future_l1.training.latent_batch import LatentEncoder, collate
-    from future_l1.training.latent_loss import latent_inputs_embeds
+    from future_l1.training.latent_loss import latent_hidden_states, latent_inputs_embeds
 
     model, processor = _model(ckpt)
     ids = LatentIds.from_tokenizer(processor.tokenizer)
@@ -178,16 +178,8 @@ def future_in_hidden(
         b = collate(
             [encoder.encode(r, *f) for r, f in zip(part, frames, strict=True)], processor.tokenizer.pad_token_id
         )
-        inner = model.model
         with torch.no_grad():
-            position_ids, _ = inner.get_rope_index(b["input_ids"], b["mm_token_type_ids"],
-                                                   image_grid_thw=b.get("image_grid_thw"),
-                                                   video_grid_thw=b.get("video_grid_thw"),
-                                                   attention_mask=b["attention_mask"])  # fmt: skip
-            out = inner(inputs_embeds=latent_inputs_embeds(model, b), attention_mask=b["attention_mask"],
-                        position_ids=position_ids, pixel_values_videos=b.get("pixel_values_videos"),
-                        video_grid_thw=b.get("video_grid_thw"), pixel_values=b.get("pixel_values"),
-                        image_grid_thw=b.get("image_grid_thw"), use_cache=False, output_hidden_states=True)  # fmt: skip
+            layers = latent_hidden_states(model, b, latent_inputs_embeds(model, b), all_layers=True)
         for row, (record, f) in enumerate(zip(part, frames, strict=True)):
             # both arms' sequences are the same up to the span's opening (right-padded batches: same index)
             # (the system prompt names <|latent_start|> too: the span's own is the one before its first latent slot)
@@ -195,7 +187,7 @@ def future_in_hidden(
             if not len(slots):
                 raise ValueError(f"record {record.id}: no reasoning frame, so no latent span to probe before")
             at = int(slots[0]) - 2
-            states.append(torch.stack([h[row, at] for h in out.hidden_states]).double().numpy())
+            states.append(torch.stack([h[row, at] for h in layers]).double().numpy())
             item = make_item("train", int(record.id.rsplit("-", 1)[-1]))
             centres.append(np.r_[item.positions[OBSERVED[-1]], item.positions[TARGET]])
     x, y = np.stack(states), np.stack(centres)

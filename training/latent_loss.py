@@ -52,7 +52,9 @@ def latent_inputs_embeds(model, batch: dict) -> torch.Tensor:
     return embeds
 
 
-def latent_hidden_states(model, batch: dict, embeds: torch.Tensor) -> torch.Tensor:
+def latent_hidden_states(model, batch: dict, embeds: torch.Tensor, *, all_layers: bool = False):
+    """The language model's last hidden state (batch, seq, d) over `embeds`; with `all_layers`, the tuple of every
+    layer's (embeddings first), for probes."""
     inner = model.model
     position_ids, _ = inner.get_rope_index(
         batch["input_ids"],
@@ -70,8 +72,9 @@ def latent_hidden_states(model, batch: dict, embeds: torch.Tensor) -> torch.Tens
         pixel_values_videos=batch.get("pixel_values_videos"),
         video_grid_thw=batch.get("video_grid_thw"),
         use_cache=False,
+        output_hidden_states=all_layers,
     )
-    return out.last_hidden_state
+    return out.hidden_states if all_layers else out.last_hidden_state
 
 
 def latent_sft_loss(
