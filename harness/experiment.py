@@ -525,7 +525,7 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
             ckpt = ckpts["text" if variant == "text" else "latent"]
             name = f"{split}-{settings.tag()}-{variant}-s{seed}"
             latents = out / "latents" / name if variant == "latent" else None
-            args = model_args(settings, ckpt, latent=variant != "text", latents_dir=latents)
+            args = model_args(settings, ckpt, latent=variant == "latent", latents_dir=latents)
             label = f"{variant}_s{seed}"
             res.runs[variant][seed] = evaluate(out, settings, split, eval_dir, name, label, "future_l1", args)
             t_eval += time.time() - t0

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from future_l1.tasks import toy_vep
 
@@ -130,6 +131,13 @@ def test_quick_mode_end_to_end_and_bit_reproducible(tmp_path, capsys):
     assert set(result["accuracy"]) == {"latent", "text", "latent_off", "answer_prior"}
     n = result["settings"]["n_test"]
     assert all(a["n"] == n for a in result["accuracy"].values())
+    # (c) is (a)'s checkpoint decoded with latent decoding off, (b) decodes text: only (a) feeds hidden states back
+    # (this once read `latent = variant != "text"`, so (c) silently repeated (a))
+    for variant, latent in (("latent", True), ("latent_off", False), ("text", False)):
+        (suite,) = (first / "suites").glob(f"*-{variant}-s0.yaml")
+        (model,) = yaml.safe_load(suite.read_text())["models"]
+        assert model["args"]["latent"] is latent, variant
+    runs = result["runs"]
     pairs = {(c["model_a"], c["model_b"]) for c in result["comparisons"] if c["split"] == "all"}
     assert pairs == {("text_s0", "latent_s0"), ("latent_off_s0", "latent_s0")}
     for c in result["comparisons"]:
@@ -145,7 +153,6 @@ def test_quick_mode_end_to_end_and_bit_reproducible(tmp_path, capsys):
     # tests/reports/test_latent_maps.py renders maps from the default demo run's saved latents)
     assert len(list((first / "latents").glob("*/futurebench_future_l1__*.npz"))) == n
     # each run directory holds one model, so `future-l1 report compare` works on any two of them
-    runs = result["runs"]
     assert main(["report", "compare", runs["text"]["0"], runs["latent"]["0"]]) == 0
     assert "McNemar" in capsys.readouterr().out
 
