@@ -1,11 +1,17 @@
-"""The demo's leaderboard equals the committed golden copy, and the README's demo table is rendered from it.
+"""The demo's leaderboard equals a committed golden copy, and the README's demo table is rendered from it.
 
 CI runs `make demo` and then `make test` with FUTURE_L1_DEMO_RUNS_DIR pointing at the demo's runs directory, so this
 test checks the very run a new user sees. Without that variable the test runs the default suite itself.
 
-Regenerate after an intended change (a new lock, a protocol fix):
+The golden file holds one leaderboard per CPU kernel family that has run the demo: the demo trains a tiny model, and
+torch's AVX-512 kernels round differently from its AVX2 ones, so the same seeds and packages give slightly different
+weights and, on a few of the 24 items, different answers (25.0% against 33.3% on FutureBench). A run must equal one
+of them exactly; the README shows the first.
+
+Regenerate after an intended change (a new lock, a protocol fix), which drops every other CPU's copy:
     FUTURE_L1_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_demo_golden.py
-and commit tests/golden/demo_leaderboard.json together with the README.
+then, on a machine of another kernel family, add its copy with FUTURE_L1_ADD_GOLDEN=1. Commit
+tests/golden/demo_leaderboard.json together with the README.
 """
 
 from __future__ import annotations
@@ -86,19 +92,39 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return finished_run(cwd / "runs")
 
 
-def test_demo_leaderboard_equals_the_golden_copy(demo_run: Path) -> None:
+def cpu_kernels() -> str:
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def golden_copies() -> list[dict]:
+    """[{"cpu": kernel family or a note, "rows": leaderboard rows}, ...], the README's first."""
+    return json.loads(GOLDEN.read_text())["copies"]
+
+
+def write_golden(copies: list[dict]) -> None:
+    GOLDEN.write_text(json.dumps({"copies": copies}, indent=1) + "\n")
+    text = README.read_text()
+    block = f"{START}\n{readme_table(copies[0]['rows'])}\n{END}"
+    README.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S))
+
+
+def test_demo_leaderboard_equals_a_golden_copy(demo_run: Path) -> None:
     rows = leaderboard_rows(demo_run)
     if os.environ.get("FUTURE_L1_UPDATE_GOLDEN") == "1":
-        GOLDEN.write_text(json.dumps(rows, indent=1) + "\n")
-        text = README.read_text()
-        block = f"{START}\n{readme_table(rows)}\n{END}"
-        README.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S))
-    golden = json.loads(GOLDEN.read_text())
-    assert rows == golden, f"demo numbers drifted from {GOLDEN.name} (run: {demo_run})"
+        write_golden([{"cpu": cpu_kernels(), "rows": rows}])
+    elif os.environ.get("FUTURE_L1_ADD_GOLDEN") == "1" and rows not in [c["rows"] for c in golden_copies()]:
+        write_golden([*golden_copies(), {"cpu": cpu_kernels(), "rows": rows}])
+    copies = golden_copies()
+    assert rows in [c["rows"] for c in copies], (
+        f"demo numbers drifted from every copy in {GOLDEN.name} (run: {demo_run}; this CPU: {cpu_kernels()}; "
+        f"copies: {[c['cpu'] for c in copies]})"
+    )
 
 
 def test_readme_demo_table_is_rendered_from_the_golden_copy() -> None:
-    golden = json.loads(GOLDEN.read_text())
+    golden = golden_copies()[0]["rows"]
     text = README.read_text()
     assert START in text and END in text
     block = text.split(START, 1)[1].split(END, 1)[0].strip()

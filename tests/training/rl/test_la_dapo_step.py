@@ -113,7 +113,10 @@ def test_logprob_parity_needs_latent_substitution(trainer, rollout):
     _, ro = rollout
     logps, sampled, text, after, forced = _logps(trainer, ro, substitute=True)
     diff = (logps - sampled).abs()
-    assert diff[text].max().item() <= 1e-5, (diff[text].max().item(), sampled[forced].tolist())
+    # a near-certain token's log-prob is its logit minus the log-sum-exp, two nearly equal fp32 numbers: the rounding
+    # is a few ulps of the logits, not of the log-prob (2.5e-5 at log-prob -3.5e-4 on one AVX-512 CPU, under 1e-5 on others),
+    # still 20 times below the gap without substitution checked below
+    assert diff[text].max().item() <= 5e-5, (diff[text].max().item(), sampled[forced].tolist())
     assert diff[forced].max().item() <= 1e-4
     logps_plain, _, _, _, _ = _logps(trainer, ro, substitute=False)
     off = (logps_plain - sampled).abs()[after]
