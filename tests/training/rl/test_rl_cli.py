@@ -83,7 +83,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
 def test_demo_rewards_rise_curves_render_and_run_evaluates_it(tmp_path):
     """`train rl --demo` from the cached demo SFT model: over EVERY rollout generated (kept or not by dynamic
     sampling) the accuracy of the last steps beats the first steps' by a margin and the format ends where it started
-    (at its ceiling: the high demo lr can cost format for a few steps, the format reward wins it back); the curves are
+    (at its ceiling: a high demo lr can cost format for a few steps, the format reward wins it back); the curves are
     rendered; `future-l1 run` then evaluates the checkpoint with no manual step."""
     from future_l1.training.rl.run import DEMO_RL
 
