@@ -99,7 +99,7 @@ class ExperimentResult:
     seconds: dict = field(default_factory=dict)
     maps: list = field(default_factory=list)
     latent_spread: dict = field(default_factory=dict)  # seed -> share of (a)'s latent variance that varies by clip
-    probes: dict = field(default_factory=dict)  # seed -> harness.imagination's reading and imagining of (a)
+    probes: dict = field(default_factory=dict)  # seed -> harness.imagination: reading, imagining, future_in_hidden
     checkpoints: dict = field(default_factory=dict)  # seed -> (a)'s checkpoint
     text_checkpoints: dict = field(default_factory=dict)  # seed -> (b)'s checkpoint
     train_file: Path | None = None
