@@ -169,7 +169,7 @@ def future_in_hidden(
         return LatentEncoder(processor, ids, max_latent_token=4, system_prompt=FUTURE_L1_SYSTEM_PROMPT,
                              question_video_fps=question_video_fps, text_only=drop_frame)  # fmt: skip
 
-    encoder, with_span = make_encoder(text_only), make_encoder(False)
+    encoder, with_span = make_encoder(text_only), make_encoder(False) if text_only else None
     cache, records = FrameCache(), load_records(train_file).records[:n]
     states, centres = [], []
     for start in range(0, len(records), 32):
@@ -181,9 +181,11 @@ def future_in_hidden(
         with torch.no_grad():
             layers = latent_hidden_states(model, b, latent_inputs_embeds(model, b), all_layers=True)
         for row, (record, f) in enumerate(zip(part, frames, strict=True)):
-            # both arms' sequences are the same up to the span's opening (right-padded batches: same index)
-            # (the system prompt names <|latent_start|> too: the span's own is the one before its first latent slot)
-            slots = with_span.encode(record, *f)["latent_mask"].flatten().nonzero().flatten()
+            # both arms' sequences are the same up to the span's opening (right-padded batches: same index), so the
+            # text-only arm takes it from the record encoded with its span; the system prompt names <|latent_start|>
+            # too, so the span's own is found as the token before its first latent slot
+            mask = with_span.encode(record, *f)["latent_mask"] if text_only else b["latent_mask"][row]
+            slots = mask.flatten().nonzero().flatten()
             if not len(slots):
                 raise ValueError(f"record {record.id}: no reasoning frame, so no latent span to probe before")
             at = int(slots[0]) - 2

@@ -16,8 +16,8 @@ not learned in the SFT budget.
 Item = one seed. The same item serves both schemas:
 - evaluation (`build_eval_set`): NEP's FutureBench layout, `futurebench.json` + `first_part_video/`, four fixed
   options (A top left, B top right, C bottom left, D bottom right); `question_type` counts the quadrant borders
-  the ball crosses between the last snapshot and frame 12 (hop1 = one, hop2 = both), so the per-split columns of a report show accuracy by how much motion there
-  is to imagine. The clip is the two snapshots as two consecutive frames: one Qwen3-VL temporal patch (2 frames), so
+  the ball crosses between the last snapshot and frame 12 (hop1 = one, hop2 = both), so the per-split columns of a
+  report show accuracy by how much motion there is to imagine. The clip is the two snapshots as two consecutive frames: one Qwen3-VL temporal patch (2 frames), so
   the vision encoder sees the motion within each token, as a video encoder sees it;
 - training (`future_l1.training.toy_data`): a Future-L1-50K Format A record over the full 16-frame clip, question
   frames = keyframe-pool slots 1 and 4 (frames 1 and 6), reasoning frame = slot 7 (frame 12, the answer frame).
