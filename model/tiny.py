@@ -1,6 +1,8 @@
 """A tiny, seeded, random-weight Qwen3-VL with the Future-L1 latent tokens, for offline tests and the demo.
 
-It keeps the real 151,936-row vocabulary (so the real tokenizer fits) and Qwen3-VL's geometry (patch 16, merge 2,
+It keeps the real 151,936-row vocabulary (so the real tokenizer fits), or with `domain` a vocabulary pruned to the
+texts of a closed domain (`processor.qwen_tokenizer_dir`; the toy experiment's head shrinks about 200-fold), and
+Qwen3-VL's geometry (patch 16, merge 2,
 interleaved M-RoPE, DeepStack), shrunk to 2 text and 2 vision layers of width 64: about 10M parameters, tied
 embeddings, a forward pass in tens of milliseconds on one CPU core.
 """
@@ -12,22 +14,25 @@ from pathlib import Path
 import torch
 
 from future_l1.model.cache import cached_dir
-from future_l1.model.processor import build_processor, qwen_tokenizer_dir
+from future_l1.model.processor import build_processor, domain_name, qwen_tokenizer_dir
 from future_l1.model.tokens import LatentIds
 
 QWEN3_VOCAB_SIZE = 151936  # the real model's embedding rows; the tokenizer uses 151,672 of them
 TINY_CHECKPOINT = "tiny-qwen3vl-v1"
 
 
-def tiny_config(latent_ids: LatentIds | None = None, *, hidden: int = 64, layers: int = 2):
+def tiny_config(
+    latent_ids: LatentIds | None = None, *, hidden: int = 64, layers: int = 2, domain: tuple[str, ...] | None = None
+):
     from transformers import AutoTokenizer, Qwen3VLConfig
 
-    tok = AutoTokenizer.from_pretrained(qwen_tokenizer_dir())
+    tok = AutoTokenizer.from_pretrained(qwen_tokenizer_dir(domain))
     latent_ids = latent_ids or LatentIds.from_tokenizer(tok)
+    vocab_size = QWEN3_VOCAB_SIZE if domain is None else -(-len(tok) // 64) * 64  # padded as Qwen pads its rows
     head_dim = 16
     cfg = Qwen3VLConfig(
         text_config=dict(
-            vocab_size=QWEN3_VOCAB_SIZE, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+            vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
             num_attention_heads=hidden // head_dim, num_key_value_heads=max(1, hidden // head_dim // 2),
             head_dim=head_dim, max_position_embeddings=8192, tie_word_embeddings=True,
             rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [4, 2, 2],
@@ -64,12 +69,14 @@ def build_tiny_model(seed: int = 0, **config_kwargs):
     return model.eval()
 
 
-def write_tiny_checkpoint(out: Path, seed: int = 0) -> Path:
-    build_tiny_model(seed).save_pretrained(out)
-    build_processor().save_pretrained(out)
+def write_tiny_checkpoint(out: Path, seed: int = 0, domain: tuple[str, ...] | None = None) -> Path:
+    build_tiny_model(seed, domain=domain).save_pretrained(out)
+    build_processor(domain=domain).save_pretrained(out)
     return out
 
 
-def tiny_checkpoint_dir(seed: int = 0) -> Path:
-    """A saved tiny checkpoint (model, processor, chat template), built on first use and cached."""
-    return cached_dir(f"{TINY_CHECKPOINT}-seed{seed}", lambda out: write_tiny_checkpoint(out, seed))
+def tiny_checkpoint_dir(seed: int = 0, domain: tuple[str, ...] | None = None) -> Path:
+    """A saved tiny checkpoint (model, processor, chat template), built on first use and cached; `domain`: with the
+    vocabulary pruned to those texts."""
+    name = f"{TINY_CHECKPOINT}-seed{seed}" + (f"-domain-{domain_name(domain)}" if domain is not None else "")
+    return cached_dir(name, lambda out: write_tiny_checkpoint(out, seed, domain))

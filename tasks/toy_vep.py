@@ -134,6 +134,24 @@ def prompt_text(post_prompt: str) -> str:
     return "\n" + QUESTION + "\n" + options + "\n" + post_prompt
 
 
+def vocabulary_domain() -> tuple[str, ...]:
+    """Every text the toy experiment tokenizes, between the special tokens: the Future-L1 system prompt (SFT's default
+    and the futurebench_future_l1 task's) and the chat template's default one, the role headers, the prompt, the
+    reasoning and answer blocks of both SFT arms, and the video timestamps. The experiment's tiny model gets a
+    vocabulary pruned to these texts (`model.processor.qwen_tokenizer_dir`); the toy tests check that real SFT and
+    evaluation inputs segment exactly as with the full vocabulary."""
+    from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+    from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
+
+    reason = f"<reason>{REASON}</reason>\n"
+    return (
+        "system\n" + FUTURE_L1_SYSTEM_PROMPT, "system\nYou are a helpful assistant.", "user\n", "assistant\n",
+        prompt_text(FUTUREBENCH_FUTURE_L1_POST_PROMPT), reason, "\n",
+        *(f"{reason}<answer>{k}</answer>" for k in OPTIONS), *(f"\n<answer>{k}</answer>" for k in OPTIONS),
+        "<0.0 seconds>",
+    )  # fmt: skip
+
+
 def observed_clip(item: ToyItem) -> np.ndarray:
     """The evaluation clip: the observed snapshots as consecutive frames (together one Qwen3-VL temporal patch)."""
     return np.stack([item.frames[f] for f in OBSERVED])

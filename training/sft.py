@@ -29,9 +29,13 @@ log = logging.getLogger(__name__)
 
 
 class LatentSFTDataset(Dataset):
-    def __init__(self, records, encoder, cache):
+    """Encoded records; the first `keep_encoded` distinct ones stay in memory (encoding is deterministic)."""
+
+    def __init__(self, records, encoder, cache, keep_encoded: int = 0):
         self.records, self.encoder, self.cache = records, encoder, cache
         self.skipped: dict[str, str] = {}
+        self.keep_encoded = keep_encoded
+        self.encoded: dict[str, dict] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -41,11 +45,17 @@ class LatentSFTDataset(Dataset):
             rec = self.records[(index + offset) % len(self.records)]
             if rec.id in self.skipped:
                 continue
+            if rec.id in self.encoded:
+                return dict(self.encoded[rec.id])  # collate stacks into new tensors: the cached ones stay intact
             try:
-                return self.encoder.encode(rec, *rec.load_frames(self.cache))
+                example = self.encoder.encode(rec, *rec.load_frames(self.cache))
             except Exception as exc:  # unreadable media or an encoding failure: skip this record, keep training
                 self.skipped[rec.id] = f"{type(exc).__name__}: {exc}"
                 log.warning("skipping record %s: %s", rec.id, self.skipped[rec.id])
+                continue
+            if len(self.encoded) < self.keep_encoded:
+                self.encoded[rec.id] = dict(example)
+            return example
         raise RuntimeError(f"no usable record left; skipped: {self.skipped}")
 
 
@@ -132,7 +142,9 @@ def build_trainer(config: LatentSFTConfig):
     encoder = LatentEncoder(processor, latent_ids, max_latent_token=config.max_latent_token,
                             text_only=config.text_only, system_prompt=config.resolved_system_prompt(),
                             question_video_fps=config.question_video_fps)  # fmt: skip
-    dataset = LatentSFTDataset(loaded.records, encoder, FrameCache(config.frame_cache_videos))
+    dataset = LatentSFTDataset(
+        loaded.records, encoder, FrameCache(config.frame_cache_videos), keep_encoded=config.encoded_cache_records
+    )
     pad_id = processor.tokenizer.pad_token_id
     trainer = LatentSFTTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=processor,

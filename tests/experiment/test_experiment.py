@@ -81,6 +81,46 @@ def test_eval_set_is_futurebench_and_training_records_are_future_l1_50k(tmp_path
     assert rec.question == "<image><image>" + text
 
 
+def test_the_toy_vocabulary_segments_sft_and_evaluation_inputs_as_the_full_one(tmp_path):
+    """The experiment's tiny model has a vocabulary pruned to `toy_vep.vocabulary_domain()`. Every token of a real
+    SFT input (both arms) and of a real evaluation prompt must be the token the full Qwen vocabulary gives."""
+    from future_l1.model.inputs import collate, prepare_sample
+    from future_l1.model.processor import build_processor
+    from future_l1.model.tokens import LatentIds
+    from future_l1.tasks.futurebench.data import load_futurebench
+    from future_l1.tasks.futurebench.scoring import doc_to_messages
+    from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
+    from future_l1.training.config import load_config
+    from future_l1.training.data import load_records
+    from future_l1.training.frames import FrameCache
+    from future_l1.training.latent_batch import LatentEncoder
+    from future_l1.training.toy_data import build_train_set
+
+    full, toy = build_processor(), build_processor(domain=toy_vep.vocabulary_domain())
+    assert len(toy.tokenizer) < len(full.tokenizer) // 100
+
+    def tokens(processor, ids) -> list[str]:
+        return processor.tokenizer.convert_ids_to_tokens(ids.tolist())
+
+    (record,) = load_records(build_train_set(tmp_path / "train", 1, progress=False)).records
+    question, reasoning = record.load_frames(FrameCache())
+    system = load_config(None, output_dir=str(tmp_path / "out")).resolved_system_prompt()  # SFT's default
+    assert system
+    for text_only in (False, True):
+        got = [LatentEncoder(p, LatentIds.from_tokenizer(p.tokenizer), text_only=text_only, system_prompt=system,
+                             question_video_fps=toy_vep.FPS).encode(record, question, reasoning)
+               for p in (full, toy)]  # fmt: skip
+        assert tokens(full, got[0]["input_ids"]) == tokens(toy, got[1]["input_ids"])
+        assert got[0]["labels"].ne(-100).sum() == got[1]["labels"].ne(-100).sum() > 0
+
+    (doc,) = load_futurebench(toy_vep.build_eval_set(tmp_path / "val", "val", 1, progress=False))
+    messages = doc_to_messages(doc, {"pre_prompt": "", "post_prompt": FUTUREBENCH_FUTURE_L1_POST_PROMPT})
+    assert messages[0]["role"] == "system"
+    full_ids, toy_ids = (collate(p, [prepare_sample(p, messages)])["input_ids"][0] for p in (full, toy))
+    assert tokens(full, full_ids) == tokens(toy, toy_ids)
+    assert "<|video_pad|>" in tokens(toy, toy_ids) and "seconds" in toy.tokenizer.decode(toy_ids)
+
+
 def _weights_hash(ckpt: Path) -> str:
     return hashlib.sha256((ckpt / "model.safetensors").read_bytes()).hexdigest()
 
@@ -147,6 +187,7 @@ def test_quick_mode_end_to_end_and_bit_reproducible(tmp_path, capsys):
     assert reading["items"] > 0 and 0 <= reading["another_items_frame"] <= 1 and 0 <= reading["own_frame"] <= 1
     hidden = result["probes"]["0"]["future_in_hidden"]  # both arms probed before the span
     assert set(hidden) == {"latent", "text"} and all(len(h["r2_future_centre"]) > 1 for h in hidden.values())
+    assert "swapping" in result["probes"]["0"]  # None here: 24 steps open no span (its test: test_imagination.py)
     assert "Probes of (a)" in (report_dir / "experiment.md").read_text()
     assert "Where the future is before any latent" in (report_dir / "experiment.md").read_text()
     # (a) saved its latents, one file per item (24 steps are too few for it to open spans, so no map is asserted here;
@@ -188,8 +229,9 @@ def test_cli_flags_bring_back_the_earlier_setup_under_other_checkpoint_names():
     exp.register(parser.add_subparsers())
     default = exp.settings_from_args(parser.parse_args(["experiment", "latent-vs-text"]))
     old = exp.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", "--random-vision",
-                                                    "--question-images", "--workers", "1"]))  # fmt: skip
-    assert (default.toy_vision, default.question_video) == (True, True) and default == exp.MODES["full"]
-    assert (old.toy_vision, old.question_video, old.sft_workers) == (False, False, 1)
+                                                    "--question-images", "--full-vocabulary", "--workers", "1"]))  # fmt: skip
+    assert (default.toy_vision, default.question_video, default.toy_vocabulary) == (True, True, True)
+    assert default == exp.MODES["full"]
+    assert (old.toy_vision, old.question_video, old.toy_vocabulary, old.sft_workers) == (False, False, False, 1)
     for variant in ("latent", "text"):
         assert old.tag(variant) != default.tag(variant)  # never reuses a checkpoint of the other setup

@@ -75,3 +75,32 @@ def test_future_in_hidden_probes_the_token_before_the_span_in_both_arms(tiny_ckp
     bare.write_text(json.dumps(records))
     with pytest.raises(ValueError, match="no reasoning frame"):
         future_in_hidden(tiny_ckpt, bare, text_only=False, question_video_fps=8.0)
+
+
+def test_swapping_feeds_the_saved_latents_at_the_span_and_swaps_them_between_clips(tiny_ckpt, tmp_path):
+    """Fed the true future frames as "imagined" latents, the swap control gives exactly the reading probe's
+    teacher-forced accuracy (the same layout, the vectors at the same positions); fed its neighbour's, the reading
+    probe's other-frame accuracy; the same latents for every clip change no answer."""
+    from future_l1.harness.imagination import imagining, reading, swapping
+    from future_l1.training.toy_data import build_train_set
+
+    n = 24
+    train = build_train_set(tmp_path / "train", n, progress=False)
+    true = _true_latents(tiny_ckpt, "train", n)
+    read = reading(tiny_ckpt, train, n=n, question_video_fps=8.0)
+    _save(true, tmp_path / "true", "train")
+    got = swapping(tiny_ckpt, tmp_path / "true", "train", question_video_fps=8.0, batch_size=10)
+    assert got["items"] == n and got["own_imagined"] == read["own_frame"]
+    _save(np.roll(true, 1, axis=0), tmp_path / "previous", "train")  # item i gets item i-1's frame, as reading does
+    previous = swapping(tiny_ckpt, tmp_path / "previous", "train", question_video_fps=8.0)
+    assert previous["own_imagined"] == read["another_items_frame"]
+    # the "other clip" arm of the first run fed item i+1's frames: answers differ from the own-frame ones somewhere
+    assert 0 <= got["other_clips_imagined"] <= 1 and 0 <= got["other_clips_answer_given"] <= 1
+    _save(np.repeat(true[:1], n, axis=0), tmp_path / "same", "train")
+    same = swapping(tiny_ckpt, tmp_path / "same", "train", question_video_fps=8.0)
+    assert same["answer_changed"] == 0.0 and same["other_clips_imagined"] == same["own_imagined"]
+    _save(true[:5], tmp_path / "few", "train")
+    assert swapping(tiny_ckpt, tmp_path / "few", "train") is None
+    _save(np.zeros((n, 0, true.shape[-1]), np.float32), tmp_path / "no-span", "train")  # no span opened
+    assert swapping(tiny_ckpt, tmp_path / "no-span", "train") is None
+    assert imagining(tiny_ckpt, tmp_path / "no-span", "train") is None

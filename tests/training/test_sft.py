@@ -60,3 +60,25 @@ def test_unreadable_video_during_training_is_skipped_and_counted(tmp_path):
     ex = ds[1]
     assert ex["input_ids"].shape[0] > 0
     assert list(ds.skipped) == [ds.records[1].id] and "gone.mp4" in ds.skipped[ds.records[1].id]
+
+
+def test_kept_encodings_are_the_encoder_output_reused_not_recomputed(tmp_path):
+    """`encoded_cache_records`: a record is encoded once, later epochs get equal tensors, the cache holds at most N
+    records, and a batch built from it is the batch built without it."""
+    from future_l1.training.latent_batch import collate
+    from future_l1.training.sft import build_trainer, demo_config
+
+    plain, _ = build_trainer(demo_config(tmp_path / "a", max_steps=1, max_records=4))
+    kept, _ = build_trainer(demo_config(tmp_path / "b", max_steps=1, max_records=4, encoded_cache_records=2))
+    ds = kept.train_dataset
+    calls: list[str] = []
+    encode = ds.encoder.encode
+    ds.encoder.encode = lambda rec, *frames: calls.append(rec.id) or encode(rec, *frames)
+    pad = kept.processing_class.tokenizer.pad_token_id
+    for _epoch in range(2):
+        got = collate([ds[i] for i in range(4)], pad)
+        want = collate([plain.train_dataset[i] for i in range(4)], pad)
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+        got["input_ids"].zero_()  # a consumer that writes into its batch must not reach the cache
+    ids = [r.id for r in ds.records]
+    assert calls == ids + ids[2:] and list(ds.encoded) == ids[:2]  # records 0-1 kept, 2-3 encoded each epoch

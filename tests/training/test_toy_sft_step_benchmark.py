@@ -1,9 +1,10 @@
 """CPU pytest-benchmark of one toy-experiment SFT step (run with --benchmark-enable): where the step's time goes.
 
 Group "toy-sft-step", one process, one thread (as the experiment's SFT workers run): the whole latent SFT step of the
-tiny model on a batch of 16 toy records (forward, loss, backward), next to its output head alone, the cross-entropy
-over the real 151,936-row vocabulary at the step's supervised positions, and the same head over 2,048 rows. The
-ratios say what a toy vocabulary would save (README, "Does the method work?", cost of the full mode).
+tiny model on a batch of 16 toy records (forward, loss, backward) with the full 151,936-row Qwen vocabulary, next to
+its output head alone (the cross-entropy at the step's supervised positions), and the same step with the experiment's
+toy vocabulary (`tasks.toy_vep.vocabulary_domain`, 1,152 rows; the same records, the same tokens). The ratios say what
+the toy vocabulary saves (README, "Does the method work?", cost of the full mode).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import torch
 BATCH = 16
 
 
-@pytest.fixture(scope="module")
-def step_inputs(tmp_path_factory, tiny_ckpt):
+def _step_inputs(records_dir, ckpt):
     from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
 
     from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
@@ -26,17 +26,30 @@ def step_inputs(tmp_path_factory, tiny_ckpt):
     from future_l1.training.latent_batch import LatentEncoder, collate
     from future_l1.training.toy_data import build_train_set
 
-    processor = AutoProcessor.from_pretrained(tiny_ckpt)
+    processor = AutoProcessor.from_pretrained(ckpt)
     processor.image_processor.size = {"shortest_edge": 128 * 128, "longest_edge": 128 * 128}
     encoder = LatentEncoder(processor, LatentIds.from_tokenizer(processor.tokenizer), max_latent_token=4,
                             system_prompt=FUTURE_L1_SYSTEM_PROMPT, question_video_fps=FPS)  # fmt: skip
-    train = build_train_set(tmp_path_factory.mktemp("toy"), BATCH, progress=False)
+    train = build_train_set(records_dir, BATCH, progress=False)
     cache = FrameCache()
     batch = collate([encoder.encode(r, *r.load_frames(cache)) for r in load_records(train).records],
                     processor.tokenizer.pad_token_id)  # fmt: skip
-    model = Qwen3VLForConditionalGeneration.from_pretrained(tiny_ckpt).train()
+    model = Qwen3VLForConditionalGeneration.from_pretrained(ckpt).train()
     model.model.visual.requires_grad_(False)  # frozen, as in SFT
     return model, batch
+
+
+@pytest.fixture(scope="module")
+def step_inputs(tmp_path_factory, tiny_ckpt):
+    return _step_inputs(tmp_path_factory.mktemp("toy"), tiny_ckpt)
+
+
+@pytest.fixture(scope="module")
+def toy_vocabulary_inputs(tmp_path_factory):
+    from future_l1.model.tiny import tiny_checkpoint_dir
+    from future_l1.tasks.toy_vep import vocabulary_domain
+
+    return _step_inputs(tmp_path_factory.mktemp("toy"), tiny_checkpoint_dir(0, vocabulary_domain()))
 
 
 @pytest.fixture
@@ -47,11 +60,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.benchmark(group="toy-sft-step")
-def test_bench_toy_sft_step(benchmark, step_inputs, one_thread):
+def _step(inputs):
     from future_l1.training.latent_loss import latent_sft_loss
 
-    model, batch = step_inputs
+    model, batch = inputs
 
     def step():
         model.zero_grad(set_to_none=True)
@@ -59,7 +71,21 @@ def test_bench_toy_sft_step(benchmark, step_inputs, one_thread):
         out.loss.backward()
         return out
 
-    out = benchmark(step)
+    return step
+
+
+@pytest.mark.benchmark(group="toy-sft-step")
+def test_bench_toy_sft_step(benchmark, step_inputs, one_thread):
+    out = benchmark(_step(step_inputs))
+    assert torch.isfinite(out.loss) and out.n_latent == 4 * BATCH
+
+
+@pytest.mark.benchmark(group="toy-sft-step")
+def test_bench_toy_sft_step_toy_vocabulary(benchmark, step_inputs, toy_vocabulary_inputs, one_thread):
+    full_batch, toy_batch = step_inputs[1], toy_vocabulary_inputs[1]
+    assert toy_batch["input_ids"].shape == full_batch["input_ids"].shape  # the same tokens, other ids
+    assert toy_vocabulary_inputs[0].lm_head.weight.shape[0] < step_inputs[0].lm_head.weight.shape[0] // 100
+    out = benchmark(_step(toy_vocabulary_inputs))
     assert torch.isfinite(out.loss) and out.n_latent == 4 * BATCH
 
 
@@ -82,10 +108,4 @@ def _head(rows: int, step_inputs):
 @pytest.mark.benchmark(group="toy-sft-step")
 def test_bench_output_head_real_vocabulary(benchmark, step_inputs, one_thread):
     loss = benchmark(_head(step_inputs[0].lm_head.weight.shape[0], step_inputs))
-    assert torch.isfinite(loss)
-
-
-@pytest.mark.benchmark(group="toy-sft-step")
-def test_bench_output_head_2048_rows(benchmark, step_inputs, one_thread):
-    loss = benchmark(_head(2048, step_inputs))
     assert torch.isfinite(loss)
