@@ -9,7 +9,7 @@ It runs the product's own pipeline end to end, with no side paths:
    λ > 0) and (b) text-only SFT (the paper's baseline: reasoning frame dropped, λ = 0). The tiny model gets the
    pretrained toy vision encoder (`training.toy_vision`; a real checkpoint's encoder knows where things are, a random
    one does not), frozen as in the paper, and a vocabulary pruned to the toy's texts (`model.pruned_vocab`; they
-   segment as with the full Qwen vocabulary, and the output head, most of an SFT step, shrinks about 200-fold); SFT
+   segment as with the full Qwen vocabulary, and the output head, most of an SFT step, shrinks 130-fold); SFT
    shows the question clip as the evaluation's video
    (`question_video_fps`). Arms train in parallel processes, one thread each (`train_all`);
 3. evaluation through the harness (`Runner`, one run directory per model, task `futurebench_future_l1` pointed at the
@@ -154,7 +154,7 @@ def base_checkpoint(seed: int, pixels: int, *, vision: bool = True, toy_vocabula
     """The untrained tiny Qwen3-VL of `seed`, its image processor showing question frames at `pixels` pixels; with
     `vision`, its random encoder replaced by the pretrained toy encoder (`training.toy_vision`); with
     `toy_vocabulary`, its vocabulary pruned to the toy's texts (`tasks.toy_vep.vocabulary_domain`: 1,106 tokens, which
-    segment every toy text as the full Qwen vocabulary does, so the output head is about 200 times smaller)."""
+    segment every toy text as the full Qwen vocabulary does, so the output head is 130 times smaller)."""
     from future_l1.model.cache import cached_dir
     from future_l1.model.processor import domain_name
     from future_l1.model.tiny import tiny_checkpoint_dir

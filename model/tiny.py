@@ -1,10 +1,9 @@
 """A tiny, seeded, random-weight Qwen3-VL with the Future-L1 latent tokens, for offline tests and the demo.
 
 It keeps the real 151,936-row vocabulary (so the real tokenizer fits), or with `domain` a vocabulary pruned to the
-texts of a closed domain (`processor.qwen_tokenizer_dir`; the toy experiment's head shrinks about 200-fold), and
-Qwen3-VL's geometry (patch 16, merge 2,
-interleaved M-RoPE, DeepStack), shrunk to 2 text and 2 vision layers of width 64: about 10M parameters, tied
-embeddings, a forward pass in tens of milliseconds on one CPU core.
+texts of a closed domain (`processor.qwen_tokenizer_dir`; the toy experiment's 1,152 rows), and Qwen3-VL's geometry
+(patch 16, merge 2, interleaved M-RoPE, DeepStack), shrunk to 2 text and 2 vision layers of width 64: about 10M
+parameters with the full vocabulary, tied embeddings, a forward pass in tens of milliseconds on one CPU core.
 """
 
 from __future__ import annotations
