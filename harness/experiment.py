@@ -107,9 +107,7 @@ class ExperimentResult:
     seconds: dict = field(default_factory=dict)
     maps: list = field(default_factory=list)
     latent_spread: dict = field(default_factory=dict)  # seed -> share of (a)'s latent variance that varies by clip
-    probes: dict = field(
-        default_factory=dict
-    )  # seed -> harness.imagination: reading, imagining, swapping, future_in_hidden
+    probes: dict = field(default_factory=dict)  # seed -> harness.imagination's probes (probe_latent_model)
     checkpoints: dict = field(default_factory=dict)  # seed -> (a)'s checkpoint
     text_checkpoints: dict = field(default_factory=dict)  # seed -> (b)'s checkpoint
     train_file: Path | None = None
@@ -654,8 +652,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="SFT shows the question snapshots as images (Future-L1-50K layout) instead of the "
                         "evaluation's video")  # fmt: skip
     p.add_argument("--full-vocabulary", action="store_true",
-                   help="keep the tiny model's full 151,936-row Qwen vocabulary (about 4 times slower SFT) instead of "
-                        "the toy vocabulary")  # fmt: skip
+                   help="keep the tiny model's full 151,936-row Qwen vocabulary (an SFT step 6.4 times slower: "
+                        "make bench) instead of the toy vocabulary")  # fmt: skip
     p.set_defaults(func=_command)
     exp.set_defaults(func=lambda args: (exp.print_help(), 2)[1])
 

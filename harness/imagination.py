@@ -163,6 +163,15 @@ def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     }
 
 
+def _donors(answers: list[str]) -> np.ndarray:
+    """For each item, the next item (cyclically) whose answer differs; the next item where all answers agree. Item i's
+    answer is option i mod 4, so this is the next item unless evaluated items are missing."""
+    n = len(answers)
+    return np.array(
+        [next((j % n for j in range(i + 1, i + n) if answers[j % n] != answers[i]), (i + 1) % n) for i in range(n)]
+    )
+
+
 def swapping(
     ckpt: Path, latents_dir: Path, split: str, *, question_video_fps: float | None = None, batch_size: int = 32
 ) -> dict | None:
@@ -170,9 +179,9 @@ def swapping(
 
     Each evaluated item is laid out as SFT lays it out (the evaluation's prompt, the reason, a span, `<answer>`), and
     the span's positions get, teacher-forced, the vectors the model fed back at inference: its own, or those it
-    imagined for the next item. The next item's answer always differs (item i's is option i mod 4), so a model that
-    answers from the imagined content follows the other clip's answer; one that only needs the loop to run does not
-    care. Accuracy against each item's own answer, and the share of answers that are the other clip's answer."""
+    imagined for another clip, the next evaluated item whose answer differs (`_donors`). A model that answers from the
+    imagined content follows the other clip's answer; one that only needs the loop to run does not care. Accuracy
+    against each item's own answer, and the share of answers that are the other clip's answer."""
     import tempfile
 
     from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
@@ -192,14 +201,14 @@ def swapping(
     steps = imagined.shape[1]
     encoder = LatentEncoder(processor, LatentIds.from_tokenizer(processor.tokenizer), max_latent_token=steps,
                             system_prompt=FUTURE_L1_SYSTEM_PROMPT, question_video_fps=question_video_fps)  # fmt: skip
-    donor = np.roll(np.arange(len(doc_ids)), -1)  # the next evaluated item
-    vectors = {"own": torch.from_numpy(imagined), "other": torch.from_numpy(imagined[donor])}
     picks: dict[str, list[np.ndarray]] = {"own": [], "other": []}
     golds: list[np.ndarray] = []
     with tempfile.TemporaryDirectory() as tmp:
         videos = Path(tmp) / "videos"
         videos.mkdir()
         raw = [toy_record(i, videos, split) for i in doc_ids]
+        donor = _donors([r["answer"] for r in raw])
+        vectors = {"own": torch.from_numpy(imagined), "other": torch.from_numpy(imagined[donor])}
         (Path(tmp) / "items.json").write_text(json.dumps(raw))
         records, cache = load_records(Path(tmp) / "items.json").records, FrameCache()
         for start in range(0, len(records), batch_size):

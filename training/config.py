@@ -74,9 +74,9 @@ class LatentSFTConfig(TrainingArguments):
     frame_cache_videos: int = field(default=256, metadata={"help": "Decoded keyframe pools kept in memory."})
     encoded_cache_records: int = field(
         default=0,
-        metadata={"help": "Encoded records (token ids, pixel tensors) kept in memory across epochs; 0 = none. Encoding "
-                          "is deterministic, so the result is the same; multi-epoch runs on small data (the toy "
-                          "experiment: 0.5 MB a record) skip re-decoding and re-processing every epoch."},
+        metadata={"help": "Encoded records (token ids, pixel tensors) kept in memory across epochs, per data-loader "
+                          "process; 0 = none. Encoding is deterministic, so the result is the same; multi-epoch runs "
+                          "on small data (the toy experiment: 0.5 MB a record) skip re-decoding and re-processing."},
     )  # fmt: skip
     selective_lm_head: bool = field(
         default=True, metadata={"help": "Apply the LM head only at supervised positions (same loss, ~3x faster)."}

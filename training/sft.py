@@ -35,18 +35,19 @@ class LatentSFTDataset(Dataset):
         self.records, self.encoder, self.cache = records, encoder, cache
         self.skipped: dict[str, str] = {}
         self.keep_encoded = keep_encoded
-        self.encoded: dict[str, dict] = {}
+        self.encoded: dict[int, dict] = {}  # by position: record ids need not be unique
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict:
         for offset in range(len(self.records)):
-            rec = self.records[(index + offset) % len(self.records)]
+            at = (index + offset) % len(self.records)
+            rec = self.records[at]
             if rec.id in self.skipped:
                 continue
-            if rec.id in self.encoded:
-                return dict(self.encoded[rec.id])  # collate stacks into new tensors: the cached ones stay intact
+            if at in self.encoded:
+                return dict(self.encoded[at])  # collate stacks into new tensors: the cached ones stay intact
             try:
                 example = self.encoder.encode(rec, *rec.load_frames(self.cache))
             except Exception as exc:  # unreadable media or an encoding failure: skip this record, keep training
@@ -54,7 +55,7 @@ class LatentSFTDataset(Dataset):
                 log.warning("skipping record %s: %s", rec.id, self.skipped[rec.id])
                 continue
             if len(self.encoded) < self.keep_encoded:
-                self.encoded[rec.id] = dict(example)
+                self.encoded[at] = dict(example)
             return example
         raise RuntimeError(f"no usable record left; skipped: {self.skipped}")
 

@@ -81,4 +81,11 @@ def test_kept_encodings_are_the_encoder_output_reused_not_recomputed(tmp_path):
         assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
         got["input_ids"].zero_()  # a consumer that writes into its batch must not reach the cache
     ids = [r.id for r in ds.records]
-    assert calls == ids + ids[2:] and list(ds.encoded) == ids[:2]  # records 0-1 kept, 2-3 encoded each epoch
+    assert calls == ids + ids[2:] and list(ds.encoded) == [0, 1]  # records 0-1 kept, 2-3 encoded each epoch
+    # kept by position, not id: a file that repeats an id still gets each record's own encoding
+    twin, _ = build_trainer(demo_config(tmp_path / "c", max_steps=1, max_records=4, encoded_cache_records=4))
+    twin.train_dataset.records[1].id = twin.train_dataset.records[0].id
+    first, second = twin.train_dataset[0], twin.train_dataset[1]
+    want = plain.train_dataset[1]
+    assert all(torch.equal(second[k], want[k]) for k in want if isinstance(want[k], torch.Tensor))
+    assert not torch.equal(first["pixel_values"], second["pixel_values"])
