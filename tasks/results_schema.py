@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+# 2: results files carry `provenance` (what produced the numbers); version-1 files are read with provenance None.
+SCHEMA_VERSION = 2
 
 FUTUREBENCH = "futurebench"
 TWIFFBENCH = "twiffbench"
@@ -112,6 +113,98 @@ class TwiffSample(BaseModel):
 SAMPLE_TYPES: dict[str, type[BaseModel]] = {FUTUREBENCH: FutureBenchSample, TWIFFBENCH: TwiffSample}
 
 
+class DataProvenance(BaseModel):
+    """Which data a (model, task) was scored on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["demo", "folder", "hub", "unknown"] = Field(
+        "unknown", description="demo = the embedded generated set (never comparable with published numbers)"
+    )
+    path: str | None = Field(None, description="the data folder or hub id, as the suite or environment named it")
+    fingerprint: str | None = Field(None, description="content hash of the evaluated documents")
+
+
+class JudgeProvenance(BaseModel):
+    """Who scored open answers; `kind: none` for tasks scored by rule (FutureBench)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["none", "llm", "rubric"] = "none"
+    role: str | None = Field(None, description="the suite's judge role name")
+    model: str | None = None
+    endpoint: str | None = Field(None, description="base URL with credentials removed, or 'embedded'")
+    prompt_version: str | None = None
+    comparable: bool = Field(True, description="scores comparable with published LLM-judge numbers")
+
+
+class SubsetProvenance(BaseModel):
+    """Whether every document was evaluated (`limit` in the suite)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    strategy: Literal["all", "first", "stratified"] = "all"
+    limit: int | float | None = None
+    n: int | None = Field(None, description="documents evaluated")
+    n_total: int | None = Field(None, description="documents in the task")
+    seed: int | None = None
+
+
+class HardwareProvenance(BaseModel):
+    """Where latencies were measured (a CPU latency and an H200 latency are never drawn on one axis)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["cpu", "cuda", "api", "unknown"] = "unknown"
+    device: str | None = Field(None, description="e.g. 'NVIDIA H200', 'cpu (AMD EPYC, 2 cores)'")
+
+
+class CheckpointProvenance(BaseModel):
+    """The model's weights: a local folder, a hub id at a resolved revision, the demo checkpoint, or a plugin's id."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: Literal["local", "hub", "demo", "plugin", "none", "unknown"] = "unknown"
+    ref: str | None = None
+    revision: str | None = Field(None, description="hub commit hash, resolved before the run")
+
+
+class Provenance(BaseModel):
+    """What produced a row of numbers: every table and summary shows `tags()` beside the row."""
+
+    model_config = ConfigDict(extra="allow")
+
+    data: DataProvenance = Field(default_factory=DataProvenance)
+    judge: JudgeProvenance = Field(default_factory=JudgeProvenance)
+    subset: SubsetProvenance = Field(default_factory=SubsetProvenance)
+    hardware: HardwareProvenance = Field(default_factory=HardwareProvenance)
+    checkpoint: CheckpointProvenance = Field(default_factory=CheckpointProvenance)
+    intervention: str | None = Field(None, description="latent intervention applied in decoding ('none' = unperturbed)")
+
+    @property
+    def comparable(self) -> bool:
+        """True when the row may be ranked beside published numbers: real data, every document, a comparable judge."""
+        return self.data.kind not in ("demo", "unknown") and self.subset.strategy == "all" and self.judge.comparable
+
+    def tags(self) -> list[str]:
+        """Short labels for tables ('demo data', 'rubric judge', 'subset 8/24', …); empty for a comparable row."""
+        tags = []
+        if self.data.kind == "demo":
+            tags.append("demo data")
+        elif self.data.kind == "unknown":
+            tags.append("data unknown")
+        if self.judge.kind == "rubric":
+            tags.append("rubric judge")
+        elif self.judge.kind == "llm" and not self.judge.comparable:
+            tags.append(f"judge {self.judge.model}")
+        if self.subset.strategy != "all":
+            of = f"/{self.subset.n_total}" if self.subset.n_total is not None else ""
+            tags.append(f"subset {self.subset.n if self.subset.n is not None else self.subset.limit}{of}")
+        if self.intervention and self.intervention != "none":
+            tags.append(f"intervention {self.intervention}")
+        return tags
+
+
 class ResultsFile(BaseModel):
     """`results/<model>/<task>.json`, written by the runner once a (model, task) finishes."""
 
@@ -125,6 +218,7 @@ class ResultsFile(BaseModel):
     metrics: dict[str, float | int | None] = Field(description="normalize_metrics() of lmms-eval's results entry")
     n_samples: int | None = Field(None, description="documents evaluated")
     config: dict[str, Any] = Field(default_factory=dict, description="lmms-eval config, task config, judge role")
+    provenance: Provenance | None = Field(None, description="what produced the numbers; None in version-1 files")
 
 
 class SampleLine(BaseModel):

@@ -116,3 +116,29 @@ def test_task_identity_covers_the_included_template(tmp_path):
     assert fingerprint_task_yaml(task) != before
     packaged = fingerprint_task_yaml(Path(__file__).parents[2] / "tasks" / "futurebench" / "futurebench.yaml")
     assert packaged and packaged != fingerprint_task_yaml(task)
+
+
+def test_provenance_tags_and_comparability():
+    """A row is comparable with published numbers only on real data, every document and a comparable judge."""
+    real = schema.Provenance(data=schema.DataProvenance(kind="folder", path="/data/fb"))
+    assert real.comparable and real.tags() == []
+    demo = schema.Provenance(data=schema.DataProvenance(kind="demo"))
+    assert not demo.comparable and demo.tags() == ["demo data"]
+    rubric = schema.Provenance(
+        data=schema.DataProvenance(kind="folder"), judge=schema.JudgeProvenance(kind="rubric", comparable=False)
+    )
+    assert not rubric.comparable and "rubric judge" in rubric.tags()
+    subset = schema.Provenance(
+        data=schema.DataProvenance(kind="folder"),
+        subset=schema.SubsetProvenance(strategy="first", limit=8, n=8, n_total=24),
+    )
+    assert not subset.comparable and subset.tags() == ["subset 8/24"]
+    assert schema.Provenance().tags() == ["data unknown"] and not schema.Provenance().comparable
+
+
+def test_version_1_file_reads_without_provenance():
+    parsed = schema.parse_results({"schema_version": 1, "model": "m", "task": "t", "metrics": {"a": 1.0}}, "x")
+    assert parsed.provenance is None
+    entry = schema.ResultsFile(model="m", task="t", metrics={}, provenance=schema.Provenance())
+    again = schema.parse_results(json.loads(schema.results_json(entry)), "y")
+    assert again.provenance == schema.Provenance() and again.schema_version == 2
