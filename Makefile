@@ -14,7 +14,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lock test-transformers-min gpu-install lint bench clean-venv
+.PHONY: demo test test-integration test-slow lock test-transformers-min gpu-install lint bench clean-venv
 
 $(STAMP): pyproject.toml $(LOCK) model/torchvision_cpu.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,18 @@ $(STAMP): pyproject.toml $(LOCK) model/torchvision_cpu.py
 demo: $(STAMP)
 	$(BIN)/future-l1 run
 
+# Three CPU tiers, chosen by pytest marker (pyproject.toml); CI (.ci/run) runs them in this order, each with
+# --durations=15 so its log shows the slowest tests.
+# The fast tier: pure and in-process tests (the default markers exclude integration, slow, gpu and benchmark).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The slow CPU tests (about 10 minutes on 2 cores); CI runs them after `make test`.
+# Tests that train, spawn processes (kill/resume, locks, torchrun, the lmms-eval CLI), run lmms-eval end to end or
+# install something (a plugin, the wheel).
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -q -m "integration and not slow and not gpu and not benchmark" $(PYTEST_ARGS)
+
+# The minutes-long CPU tests: the LA-DAPO demo, RL kill/resume, a bare `future-l1 run`, the raw lmms-eval CLI, torchrun.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow and not gpu" $(PYTEST_ARGS)
 
@@ -45,7 +53,7 @@ lock:
 	$(UV) pip compile -q pyproject.toml --extra dev --generate-hashes \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
-# The oldest supported transformers (5.17, the version on the lent GPU machines), in its own venv.
+# The fast and integration tiers on the oldest supported transformers (5.17, the GPU machines' version), own venv.
 MIN_VENV := .venv-tf517
 test-transformers-min:
 	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
@@ -53,7 +61,8 @@ test-transformers-min:
 	sed -e '/^ *--hash/d' -e '/^ *#/d' -e 's/ *\\$$//' $(LOCK) | grep -v -E '^(transformers|tokenizers|huggingface-hub)==' > $(MIN_VENV)/constraints.txt
 	VIRTUAL_ENV=$(MIN_VENV) $(MIN_VENV)/bin/uv pip install -q -c $(MIN_VENV)/constraints.txt "transformers==5.17.0" -e ".[dev]"
 	$(MIN_VENV)/bin/python -c "from future_l1.model.torchvision_cpu import write_pth; write_pth()"
-	FUTURE_L1_SKIP_LOCK_CHECK=1 FUTURE_L1_CACHE=$(CURDIR)/$(MIN_VENV)/cache $(MIN_VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	FUTURE_L1_SKIP_LOCK_CHECK=1 FUTURE_L1_CACHE=$(CURDIR)/$(MIN_VENV)/cache $(MIN_VENV)/bin/python -m pytest -q \
+		-m "not slow and not gpu and not benchmark" $(PYTEST_ARGS)
 
 # A CUDA machine (with registry access): keep the machine's own CUDA torch, take every other package at the version
 # the lock pins (hashes dropped, because pip's constraint files cannot carry them). See README, "Running on a GPU machine".

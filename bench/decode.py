@@ -93,18 +93,44 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def bench_generate(model, inputs, steps: int, device, **kwargs) -> dict:
-    def run(n):
-        _sync(device)
-        t = time.perf_counter()
-        model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, **kwargs)
-        _sync(device)
-        return time.perf_counter() - t
+class StepClock:
+    """A logits processor that marks, after a device sync, the moment the first logits are ready (prefill done).
 
-    warm = run(2)  # warm-up (compiles with a static cache)
-    prefill = run(1)
-    total = run(steps)
-    return {"prefill_s": prefill, "decode_steps": steps - 1, "decode_s": total - prefill, "warmup_s": warm}
+    One run then gives both numbers from one timed region: prefill = mark - start, decode = end - mark (the `n - 1`
+    decode steps). Never a difference of two separately timed runs, which comes out negative under load."""
+
+    def __init__(self, device, inner=None):
+        self.device, self.inner, self.mark = device, inner, None
+
+    def __call__(self, generated, scores):
+        if self.mark is None:
+            _sync(self.device)
+            self.mark = time.perf_counter()
+        return scores if self.inner is None else self.inner(generated, scores)
+
+
+def _timed(device, run, inner=None) -> tuple[float, float, object]:
+    """(prefill seconds, decode seconds, output) of `run(clock)`, timed as one region split at the clock's mark."""
+    clock = StepClock(device, inner)
+    _sync(device)
+    start = time.perf_counter()
+    out = run(clock)
+    _sync(device)
+    end = time.perf_counter()
+    return clock.mark - start, end - clock.mark, out
+
+
+def bench_generate(model, inputs, steps: int, device, **kwargs) -> dict:
+    from transformers import LogitsProcessorList
+
+    def run(n):
+        return _timed(device, lambda clock: model.generate(
+            **inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+            logits_processor=LogitsProcessorList([clock]), **kwargs))  # fmt: skip
+
+    warm = sum(run(2)[:2])  # warm-up (compiles with a static cache)
+    prefill, decode, _ = run(steps)
+    return {"prefill_s": prefill, "decode_steps": steps - 1, "decode_s": decode, "warmup_s": warm}
 
 
 def _import_future_l1() -> None:
@@ -135,21 +161,12 @@ def bench_latent(model, inputs, steps: int, device, latent_tokens: int, span_eve
         return scores
 
     def run(n):
-        _sync(device)
-        t = time.perf_counter()
-        out = decoder.generate(inputs, GenerationSettings(max_new_tokens=n), force)
-        _sync(device)
-        return time.perf_counter() - t, out
+        return _timed(device, lambda clock: decoder.generate(inputs, GenerationSettings(max_new_tokens=n), clock),
+                      inner=force)  # fmt: skip
 
-    run(2)
-    with torch.inference_mode():
-        _sync(device)
-        t = time.perf_counter()
-        decoder.prefill(inputs)
-        _sync(device)
-        prefill = time.perf_counter() - t
-    total, out = run(steps)
-    return {"prefill_s": prefill, "decode_steps": steps - 1, "decode_s": total - prefill,
+    run(2)  # warm-up
+    prefill, decode, out = run(steps)
+    return {"prefill_s": prefill, "decode_steps": steps - 1, "decode_s": decode,
             "latent_steps_per_row": out[0].latent_steps, "spans_per_row": len(out[0].span_lengths)}  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """The demo's leaderboard equals a committed golden copy, and the README's demo table is rendered from it.
 
-CI runs `make demo` and then `make test` with FUTURE_L1_DEMO_RUNS_DIR pointing at the demo's runs directory, so this
-test checks the very run a new user sees. Without that variable the test runs the default suite itself.
+CI runs `make demo` and then the test tiers with FUTURE_L1_DEMO_RUNS_DIR pointing at the demo's runs directory, so
+this test (integration tier) checks the very run a new user sees. Without that variable it runs the default suite
+itself, in a child process.
 
 The golden file holds one leaderboard per CPU kernel family that has run the demo: the demo trains a tiny model, and
 torch's AVX-512 kernels round differently from its AVX2 ones, so the same seeds and packages give slightly different
@@ -9,7 +10,7 @@ weights and, on a few of the 24 items, different answers (25.0% against 33.3% on
 of them exactly; the README shows the first.
 
 Regenerate after an intended change (a new lock, a protocol fix), which drops every other CPU's copy:
-    FUTURE_L1_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_demo_golden.py
+    FUTURE_L1_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -m integration tests/test_demo_golden.py
 then, on a machine of another kernel family, add its copy with FUTURE_L1_ADD_GOLDEN=1. Commit
 tests/golden/demo_leaderboard.json together with the README.
 """
@@ -110,6 +111,7 @@ def write_golden(copies: list[dict]) -> None:
     README.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S))
 
 
+@pytest.mark.integration
 def test_demo_leaderboard_equals_a_golden_copy(demo_run: Path) -> None:
     rows = leaderboard_rows(demo_run)
     if os.environ.get("FUTURE_L1_UPDATE_GOLDEN") == "1":

@@ -170,16 +170,24 @@ def test_cached_dir_builds_once_and_never_keeps_a_failed_build(tmp_path: Path, m
     assert first == second and len(calls) == 1 and (first / "data.txt").read_text() == "ok"
 
 
-def test_cli_version_and_help() -> None:
+def test_cli_version_and_help(capsys) -> None:
+    from importlib.metadata import entry_points
+
     from future_l1.harness import __version__
+    from future_l1.harness.cli import main
 
-    cli = str(Path(sys.executable).parent / "future-l1")  # the console script of this interpreter's environment
-    version = subprocess.run([cli, "--version"], capture_output=True, text=True, check=True)
-    assert version.stdout.strip() == f"future-l1 {__version__}"
-    help_text = subprocess.run([cli, "--help"], capture_output=True, text=True, check=True).stdout
-    assert "usage: future-l1" in help_text
+    (script,) = entry_points(group="console_scripts", name="future-l1")  # the command `future-l1` runs main()
+    assert script.value == "future_l1.harness.cli:main"
+    assert (Path(sys.executable).parent / "future-l1").is_file()  # installed next to this interpreter
+    for flag in ("--version", "--help"):
+        with pytest.raises(SystemExit) as done:
+            main([flag])
+        assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert f"future-l1 {__version__}" in out and "usage: future-l1" in out
 
 
+@pytest.mark.integration
 def test_torchvision_imports_next_to_cpu_torch(tmp_path: Path) -> None:
     from future_l1.model.torchvision_cpu import PTH_NAME, write_pth
 
@@ -188,3 +196,4 @@ def test_torchvision_imports_next_to_cpu_torch(tmp_path: Path) -> None:
     code = "import transformers; from transformers import Qwen3VLVideoProcessor; Qwen3VLVideoProcessor(); print('ok')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+

@@ -62,6 +62,7 @@ def test_venv_equals_the_lock() -> None:
     assert (missing, extra, different) == ({}, {}, {}), "venv != requirements.lock: run `make clean-venv test`"
 
 
+@pytest.mark.integration
 def test_pip_check_passes() -> None:
     result = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

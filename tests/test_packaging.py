@@ -47,6 +47,7 @@ def wheel(tmp_path_factory) -> Path:
     return whl
 
 
+@pytest.mark.integration
 def test_wheel_contains_every_module_and_data_file(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     in_wheel = {n[:-3].replace("/", ".").removesuffix(".__init__") for n in names if n.endswith(".py")}
@@ -56,6 +57,7 @@ def test_wheel_contains_every_module_and_data_file(wheel: Path) -> None:
     assert not missing_data, f"add these files to [tool.setuptools.package-data]: {sorted(missing_data)}"
 
 
+@pytest.mark.integration
 def test_every_module_imports_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from future_l1.tasks import toy_vep
@@ -125,6 +126,7 @@ def _weights_hash(ckpt: Path) -> str:
     return hashlib.sha256((ckpt / "model.safetensors").read_bytes()).hexdigest()
 
 
+@pytest.mark.integration
 def test_sft_is_bit_reproducible_and_the_variants_differ(tmp_path):
     from future_l1.harness import experiment as exp
 
@@ -142,6 +144,7 @@ def test_sft_is_bit_reproducible_and_the_variants_differ(tmp_path):
     assert json.loads((first / "config.json").read_text())["fixed_latent_budget"] is True
 
 
+@pytest.mark.integration
 def test_parallel_sft_gives_the_same_checkpoints_as_serial(tmp_path):
     """`train_all` trains each arm on one thread in its own spawned process; how many run at once changes nothing."""
     from dataclasses import replace
@@ -157,6 +160,7 @@ def test_parallel_sft_gives_the_same_checkpoints_as_serial(tmp_path):
         assert _weights_hash(parallel[0][variant]) == _weights_hash(serial[0][variant])
 
 
+@pytest.mark.integration
 def test_quick_mode_end_to_end_and_bit_reproducible(tmp_path, capsys):
     """The CI mode: every stage runs through the product (SFT, harness runs, report, paired comparisons); a second
     run from scratch in another folder gives the same weights, answers and numbers; a rerun resumes."""

@@ -1,4 +1,5 @@
-"""Shared helpers for the harness tests: run the CLI in a child process and read run directories."""
+"""Shared helpers for the harness tests: run the CLI (in this process, or in a child process where a test needs one:
+kill, lock, torchrun) and read run directories."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from in_process import run_main  # noqa: F401  (re-exported for the harness tests)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -30,6 +33,7 @@ def child_env() -> dict[str, str]:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`future-l1 ARGS` in a child process (integration tests only: a child costs seconds of imports)."""
     return subprocess.run(cli_command(*args), cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=timeout)
 
 

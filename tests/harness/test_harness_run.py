@@ -1,4 +1,6 @@
-"""`future-l1 run` on fixture tasks: run directory layout, resume after SIGKILL, validation before loading models."""
+"""`future-l1 run` on fixture tasks: run directory layout, resume after SIGKILL, validation before loading models.
+
+The CLI runs in this process (`run_main`); only the kill/resume test needs a child process (integration tier)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from harness_helpers import (
     journal_lines,
     only_run_dir,
     results_of,
-    run_cli,
+    run_main,
     samples_of,
     write_suite,
 )
@@ -29,7 +31,7 @@ PRIOR_FREQ = {"label": "prior_freq", "model": "answer_prior", "args": {"strategy
 
 def test_run_writes_the_run_directory_and_resumes_without_recomputing(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "s.yaml", [PRIOR_A, PRIOR_FREQ], ["hx_mc", {"name": "hx_open", "limit": 4}])
-    first = run_cli("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    first = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert first.returncode == 0, first.stderr[-3000:]
     run = only_run_dir(tmp_path / "runs")
     for name in ("suite.yaml", "env.json", "hashes.json", "judge.json", "state.json"):
@@ -54,28 +56,29 @@ def test_run_writes_the_run_directory_and_resumes_without_recomputing(tmp_path: 
     assert env["packages"]["lmms-eval"] and "gpu" in env
 
     # same command again: same run directory, nothing recomputed
-    again = run_cli("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    again = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert again.returncode == 0, again.stderr[-3000:]
     assert only_run_dir(tmp_path / "runs") == run
     assert "0 samples computed" in again.stdout
 
     # an entry whose results were lost (killed between journal and results) is re-scored from the journal alone
     (run / "results/prior_freq/hx_mc.json").unlink()
-    third = run_cli("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    third = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert third.returncode == 0, third.stderr[-3000:]
     assert "0 samples computed, 12 reused" in third.stdout
     assert results_of(run) == metrics
 
-    listing = run_cli("runs", "list", "--runs-dir", str(tmp_path / "runs"))
+    listing = run_main("runs", "list", "--runs-dir", str(tmp_path / "runs"))
     assert run.name in listing.stdout and "finished" in listing.stdout and "4/4" in listing.stdout
 
 
+@pytest.mark.integration
 def test_killed_run_resumes_to_the_same_results_without_duplicates(tmp_path: Path) -> None:
     slow = {**PRIOR_FREQ, "args": {**PRIOR_FREQ["args"], "delay_s": 0.1}}
     suite = write_suite(tmp_path / "s.yaml", [slow], ["hx_mc", "hx_open"])
     total = 12 + 6
 
-    reference = run_cli("run", str(suite), "--runs-dir", str(tmp_path / "reference"))
+    reference = run_main("run", str(suite), "--runs-dir", str(tmp_path / "reference"))
     assert reference.returncode == 0, reference.stderr[-3000:]
 
     runs = tmp_path / "runs"
@@ -105,7 +108,7 @@ def test_killed_run_resumes_to_the_same_results_without_duplicates(tmp_path: Pat
     assert killed_at is not None and len(journal_lines(run)) < total
     assert json.loads((run / "state.json").read_text())["status"] == "running"
 
-    resumed = run_cli("run", str(suite), "--runs-dir", str(runs))
+    resumed = run_main("run", str(suite), "--runs-dir", str(runs))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     reused = int(resumed.stdout.split(" reused")[0].rsplit(" ", 1)[-1])
     assert reused >= killed_at - 1  # everything journalled before the kill was kept (a torn line may be lost)
@@ -137,7 +140,7 @@ def test_bad_suite_fails_before_any_model_loads_with_one_line_per_problem(tmp_pa
     tasks = ["hx_mc", "no_such_task", {"name": "hx_open", "judge": "gpt"}]
     judges = {"gpt": {"provider": "openai", "base_url": f"http://127.0.0.1:{_closed_port()}/v1", "model": "x"}}
     suite = write_suite(tmp_path / "bad.yaml", models, tasks, judges=judges)
-    result = run_cli("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    result = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 4, result.stderr[-3000:]
@@ -153,7 +156,7 @@ def test_bad_suite_fails_before_any_model_loads_with_one_line_per_problem(tmp_pa
 def test_model_failure_names_model_task_and_cause_and_exits_nonzero(tmp_path: Path) -> None:
     models = [{"label": "broken", "model": "answer_prior", "args": {"strategy": "bogus"}}, PRIOR_A]
     suite = write_suite(tmp_path / "s.yaml", models, ["hx_mc"])
-    result = run_cli("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    result = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert result.returncode == 1
     assert "model 'broken', task 'hx_mc'" in result.stderr and "bogus" in result.stderr
     run = only_run_dir(tmp_path / "runs")
@@ -165,10 +168,10 @@ def test_model_failure_names_model_task_and_cause_and_exits_nonzero(tmp_path: Pa
 def test_run_id_options(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "s.yaml", [PRIOR_A], [{"name": "hx_open", "limit": 2}])
     runs = tmp_path / "runs"
-    assert run_cli("run", str(suite), "--runs-dir", str(runs), "--run-id", "mine").returncode == 0
+    assert run_main("run", str(suite), "--runs-dir", str(runs), "--run-id", "mine").returncode == 0
     assert (runs / "mine" / "state.json").exists()
     changed = yaml.safe_load(suite.read_text())
     changed["tasks"][0]["limit"] = 3
     suite.write_text(yaml.safe_dump(changed))
-    clash = run_cli("run", str(suite), "--runs-dir", str(runs), "--run-id", "mine")
+    clash = run_main("run", str(suite), "--runs-dir", str(runs), "--run-id", "mine")
     assert clash.returncode == 2 and "different inputs" in clash.stderr and "the suite" in clash.stderr

@@ -1,9 +1,12 @@
-"""bench/decode.py runs end to end on CPU with --tiny (so GPU time is never spent on a broken script)."""
+"""bench/decode.py runs end to end on CPU with --tiny (so GPU time is never spent on a broken script).
+
+Structure and finite values only: a measured time or rate is never asserted (it depends on the machine's load)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "decode.py"
@@ -23,7 +26,10 @@ def test_decode_bench_tiny(tmp_path, capsys):
         if row["method"].startswith("floor"):
             continue
         assert "error" not in row, row
-        assert row["prefill_s"] > 0 and row["steps_per_s_per_row"] > 0 and row["decode_steps"] >= 7
+        assert row["decode_steps"] >= 7
+        assert all(math.isfinite(row[k]) for k in ("prefill_s", "decode_s", "steps_per_s_per_row")), row
+        # prefill and decode are read off one timed region (not a difference of two runs): never negative
+        assert row["prefill_s"] >= 0 and row["decode_s"] >= 0, row
         if "Decoder" in row["method"]:
             assert row["latent_steps_per_row"] > 0 and row["spans_per_row"] >= 1
     assert result["memory"]["kv_bytes_per_token"] == 2 * 2 * 2 * 16 * 4  # K+V, 2 layers, 2 KV heads, dim 16, fp32

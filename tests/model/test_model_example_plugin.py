@@ -33,6 +33,7 @@ def installed_plugin(tmp_path_factory) -> Path:
     return target
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(_tasks_path() is None, reason="the tasks area does not provide tasks_path() yet")
 def test_example_plugin_runs_futurebench(installed_plugin, tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",

@@ -154,6 +154,7 @@ def _tasks_path() -> Path | None:
     return Path(tasks_path())
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(_tasks_path() is None, reason="the tasks area does not provide tasks_path() yet")
 def test_real_futurebench_task_in_process(lmm):
     from lmms_eval.evaluator import simple_evaluate

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from future_l1.reports import latent_maps
 from future_l1.reports.readers import RunResult
@@ -87,6 +88,7 @@ def test_maps_are_deterministic_and_in_the_html_report(tmp_path):
     assert any(p.name.startswith("latent_map_") for p in report.files)
 
 
+@pytest.mark.integration
 def test_maps_of_the_demo_model(tmp_path):
     """The default demo suite's latent model, with its own arguments (save_latents=run://latents/…), run through the
     harness on the FutureBench demo set: the latents land in the run directory and the maps render from it alone."""

@@ -272,6 +272,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(_chromium() is None, reason="headless Chromium not installed (Debian: apt-get install chromium)")
 def test_html_page_renders_in_headless_chromium(in_fixtures: Path, tmp_path: Path) -> None:
     from PIL import Image

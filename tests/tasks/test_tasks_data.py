@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections import Counter
 
 import pyarrow.parquet as pq
@@ -90,11 +89,13 @@ def test_data_check_names_each_broken_twiff_record(tmp_path):
     assert data_check.check("twiffbench", tmp_path / "missing").problems[0][0] == "<dataset>"
 
 
-def test_cli_commands(tmp_path):
-    path = subprocess.run(["future-l1", "tasks", "path"], capture_output=True, text=True, check=True).stdout.strip()
+def test_cli_commands(tmp_path, capsys):
+    from future_l1.harness.cli import main
+
+    assert main(["tasks", "path"]) == 0
+    path = capsys.readouterr().out.strip()
     assert (settings.Path(path) / "futurebench" / "futurebench_future_l1.yaml").is_file()
-    ok = subprocess.run(["future-l1", "data", "check", "twiffbench"], capture_output=True, text=True)
-    assert ok.returncode == 0 and "12 records" in ok.stdout
-    bad = subprocess.run(["future-l1", "data", "check", "futurebench", "--path", str(tmp_path)], capture_output=True,
-                         text=True)  # fmt: skip
-    assert bad.returncode == 1 and "PROBLEM <dataset>" in bad.stdout
+    assert main(["data", "check", "twiffbench"]) == 0
+    assert "12 records" in capsys.readouterr().out
+    assert main(["data", "check", "futurebench", "--path", str(tmp_path)]) == 1
+    assert "PROBLEM <dataset>" in capsys.readouterr().out

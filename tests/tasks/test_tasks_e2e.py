@@ -70,6 +70,7 @@ def test_simple_evaluate_on_demo_sets():
     assert gen_kwargs["max_new_tokens"] == 2048 and gen_kwargs["do_sample"] is False
 
 
+@pytest.mark.integration
 def test_cli_subprocess(tmp_path):
     """The real `lmms-eval` command line with --include_path, our rule model registered at runtime."""
     launcher = tmp_path / "launch.py"

@@ -7,8 +7,10 @@ import re
 import subprocess
 
 import httpx
+import pytest
 
 
+@pytest.mark.integration
 def test_judge_serve_answers_and_stops_when_idle() -> None:
     proc = subprocess.Popen(
         ["future-l1", "judge", "serve", "--idle-timeout", "2"],

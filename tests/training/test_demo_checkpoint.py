@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+pytestmark = pytest.mark.integration  # the demo model, trained on first use, decodes 26 long prompts
+
 PREFIX = r"^<reason>[^<]+</reason>\n<\|latent_start\|>(?:<\|latent\|>)+<\|latent_end\|>\n<answer>"
 FB_PREFIX, FB_FORMAT = re.compile(PREFIX), re.compile(PREFIX + r"([A-D])</answer>")
 

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from future_l1.training.demo_data import demo_candidates_file
 from future_l1.training.selection import Counts, rule_correct
 
@@ -42,6 +44,7 @@ def _run(out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
 
 
+@pytest.mark.integration
 def test_select_cli_resumes_after_sigkill(tmp_path):
     out = tmp_path / "selected.json"
     progress = tmp_path / "selected.json.progress.jsonl"

@@ -53,6 +53,7 @@ def test_question_clips_are_fed_as_evaluation_feeds_them():
     assert torch.equal(batch["pixel_values_videos"], patches[:64])
 
 
+@pytest.mark.integration
 def test_pretraining_teaches_the_encoder_where_the_ball_is_and_is_deterministic():
     from future_l1.model.processor import build_processor
     from future_l1.model.tiny import build_tiny_model

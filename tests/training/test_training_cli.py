@@ -1,14 +1,12 @@
-"""The `future-l1 train` commands as a user runs them: `sft --demo` and `validate`."""
+"""The `future-l1 train` commands as a user runs them (the CLI's `main`, in this process): `sft --demo`, `sft
+--config` and `validate`."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["future-l1", *args], capture_output=True, text=True)
+from in_process import run_main as _cli
 
 
 def test_train_sft_demo_writes_a_future_l1_checkpoint(tmp_path: Path) -> None:

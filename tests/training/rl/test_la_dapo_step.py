@@ -12,6 +12,8 @@ import json
 import pytest
 import torch
 
+pytestmark = pytest.mark.integration  # an RL trainer on the demo model: rollouts and one full training step
+
 SETTINGS = {
     "max_steps": 1, "per_device_train_batch_size": 8, "num_generations": 4, "max_completion_length": 40,
     "max_sampling_tries": 2, "oversample_factor": 1.0, "rollout_batch_size": 8, "save_strategy": "no",
