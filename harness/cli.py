@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from future_l1.harness import __version__
 
@@ -21,6 +22,21 @@ COMMAND_MODULES = (
     "future_l1.reports.cli",
     "future_l1.harness.experiment",
 )
+
+
+def render_rl_curves(run_dir: Path) -> None:
+    """`train rl`'s curves, drawn by the reports layer (training cannot import it, so the harness wires it in). A
+    rendering failure warns: the trained checkpoint is what matters, and it is already saved."""
+    from future_l1.reports.training_curves import main as curves
+
+    try:
+        curves([str(run_dir)])
+    except Exception as exc:
+        print(f"warning: the RL curves could not be rendered ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+# Keyword arguments of a command module's `register`, where the harness wires a lower layer to a higher one.
+REGISTER_HOOKS = {"future_l1.training.cli": {"render_curves": render_rl_curves}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,11 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == name:  # that subpackage has no commands (yet)
                 continue
             raise
-        module.register(subparsers)
+        module.register(subparsers, **REGISTER_HOOKS.get(name, {}))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from future_l1.model import torchvision_cpu
+
+    torchvision_cpu.install()  # before any command loads transformers' processors (CPU torch, CUDA torchvision)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from future_l1.training.latent_loss import LATENT_LAMBDA
+
 TASK = "futurebench_future_l1"
 VARIANTS = ("latent", "text", "latent_off")  # (a), (b), (c); (d) is the answer prior
 PRIOR = "answer_prior"
@@ -59,7 +61,7 @@ class Settings:
     steps: int
     batch_size: int = 4
     learning_rate: float = 1e-2
-    latent_lambda: float = 0.1
+    latent_lambda: float = LATENT_LAMBDA
     max_latent_token: int = 4
     question_pixels: int = 128 * 128  # a 64x64 frame is shown at 128x128: 16 merged tokens per frame
     toy_vision: bool = True  # the pretrained toy encoder (training.toy_vision); False: the tiny model's random one
@@ -155,19 +157,13 @@ def base_checkpoint(seed: int, pixels: int, *, vision: bool = True, toy_vocabula
     segment every toy text as the full Qwen vocabulary does, so the output head is 130 times smaller)."""
     from future_l1.model.cache import cached_dir
     from future_l1.model.processor import domain_name
-    from future_l1.model.tiny import tiny_checkpoint_dir
+    from future_l1.model.tiny import derive_tiny_checkpoint
     from future_l1.tasks.toy_vep import vocabulary_domain
 
     domain = vocabulary_domain() if toy_vocabulary else None
 
     def build(out: Path) -> None:
-        shutil.copytree(
-            tiny_checkpoint_dir(seed, domain), out, ignore=shutil.ignore_patterns(".complete"), dirs_exist_ok=True
-        )
-        path = out / "processor_config.json"
-        config = json.loads(path.read_text())
-        config["image_processor"]["size"] = {"shortest_edge": pixels, "longest_edge": pixels}
-        path.write_text(json.dumps(config, indent=2) + "\n")
+        derive_tiny_checkpoint(out, pixels=(pixels, pixels), seed=seed, domain=domain)
         if vision:
             from transformers import Qwen3VLForConditionalGeneration
 
@@ -187,6 +183,7 @@ def base_checkpoint(seed: int, pixels: int, *, vision: bool = True, toy_vocabula
 
 def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> Path:
     """SFT checkpoint of `variant` ("latent" or "text") and `seed`, trained once."""
+    from future_l1.model.tiny import fix_latent_budget
     from future_l1.tasks.toy_vep import FPS
     from future_l1.training.config import load_config
     from future_l1.training.sft import run_sft
@@ -210,12 +207,7 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
         if s.question_video:  # train on the layout evaluation feeds: the question snapshots as one video clip
             values["question_video_fps"] = FPS
         run_sft(load_config(None, **values))
-        # Spans are decoded with the fixed budget of L_max steps, the span length SFT shows (as the demo model does:
-        # SFT never supervises where a span ends, so in loose mode a tiny model closes every span at once).
-        cfg_path = ckpt / "config.json"
-        config = json.loads(cfg_path.read_text())
-        config["fixed_latent_budget"] = True
-        cfg_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        fix_latent_budget(ckpt)  # spans of L_max steps, the span length SFT shows (as the demo model's)
 
     return _build_once(out / "checkpoints" / s.tag(variant) / f"{variant}-s{seed}", build)
 

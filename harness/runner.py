@@ -41,6 +41,7 @@ from future_l1.harness.suite import (
     resolve_run_paths,
 )
 from future_l1.harness.suite import validate as validate_suite
+from future_l1.model.distributed import place
 from future_l1.tasks import results_schema as schema
 
 
@@ -63,7 +64,9 @@ def run_id_for(suite: Suite, identity: ident.Identity, new: bool = False) -> str
 
 
 def world() -> tuple[int, int]:
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    """(rank, world size) of this process (`model.distributed`, the one reader of the launcher's environment)."""
+    here = place()
+    return here.rank, here.world_size
 
 
 def init_distributed() -> None:
@@ -73,7 +76,7 @@ def init_distributed() -> None:
     _, size = world()
     if size > 1 and not dist.is_initialized():
         if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(place().local_rank)
             dist.init_process_group(backend="cpu:gloo,cuda:nccl")
         else:
             dist.init_process_group(backend="gloo")

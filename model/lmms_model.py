@@ -35,7 +35,6 @@ a91add2) unless said otherwise:
 from __future__ import annotations
 
 import json
-import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -48,6 +47,7 @@ from lmms_eval.api.model import lmms
 from future_l1.model.adapter_args import FutureL1ModelArgs
 from future_l1.model.checkpoint import load_future_l1
 from future_l1.model.decoder import GenerationSettings
+from future_l1.model.distributed import place
 from future_l1.model.inputs import collate, prepare_sample
 from future_l1.model.protocol import ERROR_PREFIX, FUTURE_L1_SYSTEM_PROMPT
 
@@ -61,13 +61,6 @@ def _as_bool(value) -> bool | None:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def _dist_env() -> tuple[int, int, int]:
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local = int(os.environ.get("LOCAL_RANK", str(rank)))
-    return rank, world, local
-
-
 class FutureL1(lmms):
     is_simple = False
 
@@ -77,7 +70,8 @@ class FutureL1(lmms):
         super().__init__()
         args = FutureL1ModelArgs.from_model_args(**model_args)
         self.args = args
-        rank, world, local = _dist_env()
+        here = place()
+        rank, world, local = here.rank, here.world_size, here.local_rank
         self._rank, self._world_size = rank, world
         device = args.device
         if device is None or device in ("cuda", "auto") or (world > 1 and device.startswith("cuda")):

@@ -19,8 +19,6 @@ from future_l1.model.cache import cached_dir
 from future_l1.model.pruned_vocab import prune_bpe
 from future_l1.model.tokens import add_latent_tokens
 
-torchvision_cpu.install()
-
 # transformers' Qwen2 pre-tokenisation regex
 QWEN2_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 # Qwen3's special and added tokens in id order, from 151643 (<|endoftext|>) to 151668 (</think>).
@@ -91,6 +89,7 @@ def build_processor(
     Video budgets count t*h*w over the whole clip (transformers' convention), hence the frame factor. `domain`: the
     tokenizer's vocabulary is pruned to those texts (`qwen_tokenizer_dir`).
     """
+    torchvision_cpu.install()  # transformers' video processor imports torchvision
     from transformers import AutoTokenizer, Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
     tokenizer = AutoTokenizer.from_pretrained(qwen_tokenizer_dir(domain))

@@ -8,6 +8,8 @@ parameters with the full vocabulary, tied embeddings, a forward pass in tens of 
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -79,3 +81,29 @@ def tiny_checkpoint_dir(seed: int = 0, domain: tuple[str, ...] | None = None) ->
     vocabulary pruned to those texts."""
     name = f"{TINY_CHECKPOINT}-seed{seed}" + (f"-domain-{domain_name(domain)}" if domain is not None else "")
     return cached_dir(name, lambda out: write_tiny_checkpoint(out, seed, domain))
+
+
+def derive_tiny_checkpoint(
+    out: Path, *, pixels: tuple[int, int], seed: int = 0, domain: tuple[str, ...] | None = None
+) -> Path:
+    """The cached tiny checkpoint (`seed`, `domain`) copied into `out`, its image processor resizing images to
+    `pixels` = (min, max) pixels: the untrained base of a tiny model that SFT trains (the demo model, the toy
+    experiment's), shown question frames at the size its evaluation uses."""
+    source = tiny_checkpoint_dir(seed, domain)
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns(".complete"), dirs_exist_ok=True)
+    path = out / "processor_config.json"
+    config = json.loads(path.read_text())
+    config["image_processor"]["size"] = {"shortest_edge": pixels[0], "longest_edge": pixels[1]}
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    return out
+
+
+def fix_latent_budget(ckpt: Path) -> None:
+    """Make a trained tiny checkpoint decode every span with the fixed budget of L_max steps, the span length SFT
+    shows it: SFT never supervises where a span ends (the position after <|latent_start|> is a masked <|latent|>, as
+    in the authors' collators), so in loose mode a tiny model ends every span at once. Loose mode stays one model
+    argument away (`fixed_latent_budget=false`)."""
+    path = ckpt / "config.json"
+    config = json.loads(path.read_text())
+    config["fixed_latent_budget"] = True
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")

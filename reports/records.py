@@ -14,13 +14,13 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from future_l1.tasks.results_schema import FUTUREBENCH, TWIFFBENCH, benchmark_of  # noqa: F401  (re-exported)
+from future_l1.tasks.results_schema import FUTUREBENCH, FUTUREBENCH_SPLIT_NAMES, TWIFFBENCH, benchmark_of  # noqa: F401  (re-exported)
 
 MEASURED = "measured"
 PUBLISHED = "published"
 OVERALL = "all"  # split name of a whole-benchmark figure
 
-FUTUREBENCH_SPLITS = ("hop1", "hop2", "hop3", "interp")
+FUTUREBENCH_SPLITS = tuple(FUTUREBENCH_SPLIT_NAMES.values())  # as records, metrics and reports name them
 
 RECORD_FIELDS = (
     "benchmark",

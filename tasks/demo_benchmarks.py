@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from future_l1.model.cache import cached_dir
+from future_l1.tasks.results_schema import FUTUREBENCH_SPLIT_NAMES
 from future_l1.tasks.scenes import KINDS, WALLS, Event, simulate, write_video
 
 FUTUREBENCH_DEMO = "demo_data/futurebench_v3"  # v2: balanced gold letters; v3: lossless, reproducible video
 TWIFFBENCH_DEMO = "demo_data/twiffbench_v2"  # v2: frames from lossless, reproducible video
 FB_ITEMS, FB_FRAMES, FB_CUT, SIZE = 24, 48, 16, 64
 TWIFF_ITEMS, TWIFF_FRAMES = 12, 32
-FB_SPLITS = ("hop1", "hop2", "hop3", "hop5")
+FB_SPLITS = tuple(FUTUREBENCH_SPLIT_NAMES)  # the data's question_type values
 
 
 def futurebench_demo_dir() -> Path:

@@ -28,6 +28,9 @@ SCHEMA_VERSION = 2
 
 FUTUREBENCH = "futurebench"
 TWIFFBENCH = "twiffbench"
+# FutureBench's splits: the data's `question_type` -> the split name of sample records, metrics (`hop1_acc`, …) and
+# reports. The one place both spellings are written (the data calls the interpolation split hop5).
+FUTUREBENCH_SPLIT_NAMES = {"hop1": "hop1", "hop2": "hop2", "hop3": "hop3", "hop5": "interp"}
 # The metric key under which a samples line carries the task's per-sample record (lmms-eval stores the dict that
 # `process_results` returned under each metric key; every key holds the same record, so one is enough).
 SAMPLE_KEYS = {FUTUREBENCH: "future_acc", TWIFFBENCH: "twiff_avg"}
@@ -82,7 +85,7 @@ class FutureBenchSample(BaseModel):
 
     doc_id: int = Field(description="lmms-eval document index; -1 when the document itself could not be read")
     id: str = Field(description="the benchmark's question id")
-    split: str = Field(description="hop1 | hop2 | hop3 | interp (interp is the data's hop5)")
+    split: str = Field(description=" | ".join(FUTUREBENCH_SPLIT_NAMES.values()) + " (interp is the data's hop5)")
     pred: str = Field(description="parsed option letter, '' when none could be parsed")
     pred_strict: str = Field(description="option letter under the strict format (inside <answer> tags)")
     answer: str = Field(description="gold option letter")

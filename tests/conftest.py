@@ -18,7 +18,9 @@ os.environ.setdefault("FUTURE_L1_CACHE", str(Path.home() / ".cache" / "future_l1
 
 import pytest
 
-import future_l1.model  # noqa: F401  (installs the torchvision hook before transformers loads)
+from future_l1.model import torchvision_cpu
+
+torchvision_cpu.install()  # before any test loads transformers' processors (importing a module installs nothing)
 
 
 @pytest.fixture(scope="session")

@@ -197,3 +197,35 @@ def test_torchvision_imports_next_to_cpu_torch(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 
+
+@pytest.mark.integration
+def test_importing_any_module_installs_nothing() -> None:
+    """A fresh interpreter imports every module of the five folders: no module's top-level code calls
+    `torchvision_cpu.install()` or adds an import hook of ours; the entry points install it, explicitly, when called
+    (the CLI's `main`; the lmms-eval plugin's `manifests`, which lmms-eval calls when its model registry loads)."""
+    code = """
+import importlib, pkgutil, sys
+import future_l1.model.torchvision_cpu as tv
+at_import, by_function = [], []
+def record():
+    caller = sys._getframe(1).f_code
+    (at_import if caller.co_name == "<module>" else by_function).append(f"{caller.co_filename}:{caller.co_name}")
+tv.install = record
+finders = list(sys.meta_path)
+for root in ("model", "tasks", "training", "reports", "harness"):
+    package = importlib.import_module(f"future_l1.{root}")
+    for info in pkgutil.walk_packages(package.__path__, f"future_l1.{root}."):
+        importlib.import_module(info.name)
+ours = [f for f in sys.meta_path if f not in finders and type(f).__module__.startswith("future_l1")]
+assert not at_import and not ours, (at_import, ours)
+assert all(c.endswith(":manifests") for c in by_function), by_function
+from future_l1.harness.cli import main
+try:
+    main(["--version"])
+except SystemExit:
+    pass
+assert by_function[-1].endswith(":main"), by_function
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]

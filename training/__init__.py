@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,28 +26,18 @@ def _base_at_eval_budget(out: Path) -> Path:
     training shows question frames at the evaluation budget. Latent (reasoning) frames keep L_max = 4 tokens.
     """
     from future_l1.model.inputs import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
-    from future_l1.model.tiny import tiny_checkpoint_dir
+    from future_l1.model.tiny import derive_tiny_checkpoint
 
-    shutil.copytree(tiny_checkpoint_dir(), out, ignore=shutil.ignore_patterns(".complete"), dirs_exist_ok=True)
-    path = out / "processor_config.json"
-    config = json.loads(path.read_text())
-    config["image_processor"]["size"] = {"shortest_edge": DEFAULT_MIN_PIXELS, "longest_edge": DEFAULT_MAX_PIXELS}
-    path.write_text(json.dumps(config, indent=2) + "\n")
-    return out
+    return derive_tiny_checkpoint(out, pixels=(DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS))
 
 
 def _build_demo_checkpoint(out: Path) -> None:
+    from future_l1.model.tiny import fix_latent_budget
     from future_l1.training.sft import demo_config, run_sft
 
     with tempfile.TemporaryDirectory(prefix="future-l1-demo-base-") as base:
         run_sft(demo_config(out, model_name_or_path=str(_base_at_eval_budget(Path(base))), **DEMO_RECIPE))
-    # Decode spans with the fixed budget of L_max = 4 steps, the span length the demo training shows. In SFT the
-    # position after <|latent_start|> is never supervised (its label is a masked <|latent|>, as in the authors' `src/dataset/` collators),
-    # so in loose mode the tiny model ends every span at once (empty spans); the loose mode stays one model arg away.
-    cfg_path = out / "config.json"
-    config = json.loads(cfg_path.read_text())
-    config["fixed_latent_budget"] = True
-    cfg_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    fix_latent_budget(out)  # spans of L_max = 4 steps, the span length the demo training shows
 
 
 def demo_checkpoint() -> Path:

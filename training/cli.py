@@ -4,11 +4,15 @@ file)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 
-def register(subparsers) -> None:
+def register(subparsers, *, render_curves: Callable[[Path], None] | None = None) -> None:
+    """`render_curves(run_dir)`: draws an RL run's curves at its end. The harness passes the reports layer's renderer
+    (training does not import reports, the layer above it); without one, `train rl` renders none."""
     train = subparsers.add_parser("train", help="Build Future-L1 training data and train checkpoints.")
     sub = train.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND")
 
@@ -41,7 +45,7 @@ def register(subparsers) -> None:
     )
     rl.add_argument("--demo", action="store_true", help="Demo SFT model on the demo RL set (minutes, CPU).")
     rl.add_argument("--no-curves", action="store_true", help="Do not render rl_curves.png at the end.")
-    rl.set_defaults(func=_rl)
+    rl.set_defaults(func=functools.partial(_rl, render_curves=render_curves))
 
     val = sub.add_parser("validate", help="Check a Future-L1-50K/TwiFF file: every bad record with its reason.")
     val.add_argument("data")
@@ -86,10 +90,7 @@ def _sft(args) -> int:
     return 0
 
 
-def _rl(args) -> int:
-    import subprocess
-    import sys
-
+def _rl(args, render_curves: Callable[[Path], None] | None = None) -> int:
     from future_l1.training.rl.config import load_rl_config
     from future_l1.training.rl.run import demo_config, run_rl
 
@@ -107,8 +108,8 @@ def _rl(args) -> int:
         cfg = load_rl_config(args.config, output_dir=args.output_dir, **overrides)
     out = run_rl(cfg, resume=args.resume)
     print(f"checkpoint written to {out}")
-    if not args.no_curves and cfg.process_index == 0:  # the reports layer renders; training does not import it
-        subprocess.run([sys.executable, "-m", "future_l1.reports.training_curves", str(out)], check=False)
+    if render_curves is not None and not args.no_curves and cfg.process_index == 0:
+        render_curves(Path(out))
     return 0
 
 

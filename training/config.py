@@ -21,6 +21,7 @@ import torch
 from transformers import TrainingArguments
 
 from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+from future_l1.training.latent_loss import LATENT_LAMBDA
 
 PAPER = "arXiv 2606.05769"
 
@@ -44,7 +45,7 @@ class LatentSFTConfig(TrainingArguments):
         default=4, metadata={"help": f"L_max, latent tokens per future frame (paper 4, Table 3; scripts 32). {PAPER}"}
     )
     latent_lambda: float = field(
-        default=0.1, metadata={"help": "λ in L = L_CE + λ·L_latent (paper Eq. 1, Table 3: 0.1; scripts 0.2)."}
+        default=LATENT_LAMBDA, metadata={"help": "λ in L = L_CE + λ·L_latent (paper Eq. 1, Table 3: 0.1; scripts 0.2)."}
     )
     latent_loss: str = field(
         default="mse", metadata={"help": "'mse' (paper Eq. 3) or 'cosine' (the code's 'sim': 1 − cos)."}

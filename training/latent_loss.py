@@ -27,6 +27,8 @@ import torch.nn.functional as F
 
 from future_l1.training.latent_batch import IGNORE
 
+LATENT_LAMBDA = 0.1  # λ of Eq. 1 (paper Table 3; the released scripts use 0.2): the one default, SFT's and the toy's
+
 
 @dataclass
 class LatentLossOutput:
@@ -81,7 +83,7 @@ def latent_sft_loss(
     model,
     batch: dict,
     *,
-    latent_lambda: float = 0.1,
+    latent_lambda: float = LATENT_LAMBDA,
     latent_loss: str = "mse",
     mse_reduction: str = "sum",
     selective_head: bool = True,

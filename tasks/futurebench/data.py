@@ -20,9 +20,9 @@ from pathlib import Path
 import datasets
 
 from future_l1.tasks import settings
+from future_l1.tasks.results_schema import FUTUREBENCH_SPLIT_NAMES as SPLIT_NAMES  # data name -> metric name
 
-SPLITS = ("hop1", "hop2", "hop3", "hop5")
-SPLIT_NAMES = {"hop1": "hop1", "hop2": "hop2", "hop3": "hop3", "hop5": "interp"}  # data name -> metric name
+SPLITS = tuple(SPLIT_NAMES)  # the data's question_type values
 JSON_NAME = "futurebench.json"
 
 

@@ -34,3 +34,17 @@ def test_renders_an_rl_history(tmp_path):
 def test_no_logged_steps_is_an_error(tmp_path):
     (tmp_path / "rl_history.json").write_text(json.dumps({"history": []}))
     assert tc.main([str(tmp_path)]) == 1
+
+
+def test_train_rl_gets_the_renderer_from_the_harness(tmp_path, capsys):
+    """`future-l1 train rl` renders its curves through the reports layer, wired in by the harness's CLI (training,
+    the layer below reports, does not import it); a rendering failure is a warning, not a failed training run."""
+    from future_l1.harness.cli import build_parser, render_rl_curves
+
+    args = build_parser().parse_args(["train", "rl", "--demo"])
+    assert args.func.keywords == {"render_curves": render_rl_curves}
+    (tmp_path / "rl_history.json").write_text(json.dumps({"history": _history()}))
+    render_rl_curves(tmp_path)
+    assert (tmp_path / "rl_curves.png").stat().st_size > 0
+    render_rl_curves(tmp_path / "missing")
+    assert "warning: the RL curves could not be rendered" in capsys.readouterr().err

@@ -27,9 +27,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from future_l1.model.tokens import LATENT, LATENT_END, LATENT_START
 from future_l1.tasks.futurebench.parsing import answer_tag_text, parse_reasoning, strict_letter
-
-LATENT_START, LATENT, LATENT_END = "<|latent_start|>", "<|latent|>", "<|latent_end|>"
 
 
 # -- Eq. 4–5: outcome-contrastive latent reward ---------------------------------------------------------------------
