@@ -1,14 +1,14 @@
 """A reference for the toy experiment: does seeing the future frame make the toy task easier to learn?
 
-The toy VEP task (`tasks/toy_vep.py`) asks in which quadrant the ball is at frame 12, given snapshots at frames 1
-and 6. Two small MLPs get what a perfect encoder would hand the language model, the ball's
+The toy VEP task (`harness/experiments/toy_vep/task.py`) asks in which quadrant the ball is at frame 12, given
+snapshots at frames 1 and 6. Two small MLPs get what a perfect encoder would hand the language model, the ball's
 true centres in the two snapshots, and train on the same 1000 training items as SFT, batch 16:
 * direct (what text-only SFT has to learn): snapshots → option, cross-entropy on the letter;
 * two-stage (what latent SFT can learn): snapshots → the ball's centre at frame 12 (squared error on the true
   centre, the analogue of the latent loss), and that centre → option (cross-entropy, trained on true centres, the
   analogue of reading the fed frame); at test time the second stage reads the first one's output (imagination).
 `reading_noise_px` adds Gaussian noise to the snapshot centres, for an encoder that locates the ball less exactly.
-Val accuracy after N items seen is the yardstick for the SFT budget (README, "Does the method work?").
+Val accuracy after N items seen is the yardstick for the SFT budget (harness/experiments/toy_vep/README.md).
 
     python bench/toy_physics_mlp.py            # writes bench/results/toy_physics_mlp.json (CPU, under a minute)
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from future_l1.tasks.toy_vep import OBSERVED, SIZE, TARGET, make_item
+from future_l1.harness.experiments.toy_vep.task import OBSERVED, SIZE, TARGET, make_item
 
 CHECKPOINTS = (100, 200, 400, 1000)  # steps of batch 16: 6,400 items seen is the SFT's 400 × 16
 SEEDS = (0, 1, 2)

@@ -20,7 +20,7 @@ COMMAND_MODULES = (
     "future_l1.tasks.cli",
     "future_l1.training.cli",
     "future_l1.reports.cli",
-    "future_l1.harness.experiment",
+    "future_l1.harness.experiments.toy_vep.cli",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 
@@ -56,6 +57,28 @@ def test_setting_points_loaders_at_a_real_folder(monkeypatch, tmp_path):
     monkeypatch.setenv(settings.FUTUREBENCH_ENV, str(copy))
     ds = load_futurebench()
     assert len(ds) == 5 and ds[0]["video"].startswith(str(copy))
+
+
+def test_active_data_passes_folders_in_process_ahead_of_the_environment(monkeypatch, tmp_path):
+    """`settings.active_data`: a caller's folders win over the environment for the duration (clips from the folder
+    itself, not FUTURE_L1_FUTUREBENCH_VIDEO_DIR), nest, and leave the environment and the previous setting as they
+    were."""
+    copy = tmp_path / "fb"
+    shutil.copytree(futurebench_demo_dir(), copy)
+    (copy / "futurebench.json").write_text(json.dumps(json.loads((copy / "futurebench.json").read_text())[:3]))
+    monkeypatch.setenv(settings.FUTUREBENCH_ENV, str(tmp_path / "elsewhere"))
+    monkeypatch.setenv(settings.FUTUREBENCH_VIDEO_ENV, str(tmp_path / "clips-elsewhere"))
+    monkeypatch.setenv(settings.TWIFFBENCH_ENV, "demo")
+    with settings.active_data(futurebench=copy):
+        ds = load_futurebench()
+        assert len(ds) == 3 and ds[0]["video"].startswith(str(copy / "first_part_video"))
+        assert not settings.is_demo("futurebench") and settings.is_demo("twiffbench")
+        with settings.active_data(twiffbench=tmp_path / "tw"):  # nested: the FutureBench folder stays
+            assert settings.futurebench_dir() == copy.resolve() and settings.twiffbench_dir() == tmp_path / "tw"
+        assert settings.is_demo("twiffbench")
+    assert settings.futurebench_dir() == tmp_path / "elsewhere"  # the environment again, untouched
+    assert settings.futurebench_video_dir(copy) == tmp_path / "clips-elsewhere"
+    assert os.environ[settings.FUTUREBENCH_ENV] == str(tmp_path / "elsewhere")
 
 
 def test_data_check_names_each_broken_futurebench_record(tmp_path):

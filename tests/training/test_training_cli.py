@@ -43,7 +43,8 @@ def test_train_sft_config_yaml_with_cli_overrides(tmp_path: Path, tiny_ckpt: Pat
     cfg = tmp_path / "sft.yaml"
     cfg.write_text(yaml.safe_dump({
         "model_name_or_path": str(tiny_ckpt), "train_file": str(demo_train_file()), "output_dir": "ignored",
-        "per_device_train_batch_size": 2, "max_steps": 50, "use_cpu": True, "report_to": [],
+        "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "max_steps": 50, "use_cpu": True,
+        "report_to": [],
     }))  # fmt: skip
     out = tmp_path / "out"
     result = _cli("train", "sft", "--config", str(cfg), "--max-steps", "1", "--output-dir", str(out))

@@ -13,12 +13,12 @@ PIXELS = 128 * 128  # the toy experiment's question size
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
+    from future_l1.harness.experiments.toy_vep.data import toy_record
+    from future_l1.harness.experiments.toy_vep.task import build_eval_set
     from future_l1.model.processor import build_processor
     from future_l1.model.tokens import LatentIds
-    from future_l1.tasks.toy_vep import build_eval_set
     from future_l1.training.data import load_records
     from future_l1.training.frames import FrameCache
-    from future_l1.training.toy_data import toy_record
 
     root = tmp_path_factory.mktemp("toy")
     proc = build_processor()
@@ -40,10 +40,10 @@ def _encoder(proc, ids, **kwargs):
 
 def _eval_batch(proc, eval_dir, index: int) -> dict:
     """The adapter's inputs for toy item `index`: the futurebench_future_l1 messages through `model.inputs`."""
+    from future_l1.harness.experiments.toy_vep.task import prompt_text
     from future_l1.model.inputs import collate, prepare_sample
     from future_l1.tasks.common import future_l1_messages
     from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
-    from future_l1.tasks.toy_vep import prompt_text
 
     video = str(eval_dir / "first_part_video" / f"toy_{index:04d}.mp4")
     messages = future_l1_messages("video", [video], prompt_text(FUTUREBENCH_FUTURE_L1_POST_PROMPT))
@@ -52,7 +52,7 @@ def _eval_batch(proc, eval_dir, index: int) -> dict:
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_training_prompt_is_the_evaluation_prompt(toy, index):
-    from future_l1.tasks.toy_vep import FPS
+    from future_l1.harness.experiments.toy_vep.task import FPS
 
     proc, ids, eval_dir, records, frames = toy
     ex = _encoder(proc, ids, question_video_fps=FPS).encode(records[index], *frames[index])
@@ -69,8 +69,8 @@ def test_training_prompt_is_the_evaluation_prompt(toy, index):
 
 
 def test_latent_sft_trains_on_video_questions(toy):
+    from future_l1.harness.experiments.toy_vep.task import FPS
     from future_l1.model.tiny import build_tiny_model
-    from future_l1.tasks.toy_vep import FPS
     from future_l1.training.latent_batch import collate
     from future_l1.training.latent_loss import latent_sft_loss
 

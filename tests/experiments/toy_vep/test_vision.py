@@ -1,4 +1,4 @@
-"""The toy encoder's pretraining (`training.toy_vision`): its targets, that it teaches the encoder where the ball is in
+"""The toy encoder's pretraining (`toy_vep.vision`): its targets, that it teaches the encoder where the ball is in
 each frame of a clip, and that it is deterministic."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from future_l1.training import toy_vision
+from future_l1.harness.experiments.toy_vep import vision as toy_vision
 
 
 def test_token_targets_mark_the_cells_that_hold_the_ball_in_each_frame_in_raster_order():
+    from future_l1.harness.experiments.toy_vep.task import COLOUR, RADIUS
     from future_l1.tasks.scenes import Ball, _render
-    from future_l1.tasks.toy_vep import COLOUR, RADIUS
 
     # 2x2 merged tokens over the 64x64 frame. Clip 1: the ball moves from the top-right cell to the bottom-left one;
     # clip 2: a still on the centre cross

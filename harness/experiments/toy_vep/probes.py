@@ -12,8 +12,8 @@ feeds back at inference. The toy experiment's accuracy cannot tell which of the 
 * `imagining`: the latent vectors the model fed back on the evaluated items (`save_latents`) against the frozen
   encoder's embeddings of the true future frame: the squared error per latent step next to that of predicting each
   step's mean target; and the ball's centre read from them by a linear read-out fitted on the true embeddings of the
-  other half of the items, in pixels off the true centre, with the answer the task's rule (`toy_vep.quadrant`) gives for
-  that centre. A model that imagines the future frame scores far above chance there.
+  other half of the items, in pixels off the true centre, with the answer the task's rule (`task.quadrant`) gives
+  for that centre. A model that imagines the future frame scores far above chance there.
 * `swapping`: the content control. The evaluated items, teacher-forced with the latents the model imagined for them,
   and with those it imagined for another clip (whose answer differs): a model that answers from what it imagined
   follows the other clip's answer.
@@ -121,7 +121,7 @@ def _saved_latents(latents_dir: Path) -> tuple[list[int], np.ndarray] | None:
 
 def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     """Imagined latents (saved by the adapter) of the evaluated toy items against their true future-frame embeddings."""
-    from future_l1.tasks.toy_vep import TARGET, make_item, quadrant
+    from future_l1.harness.experiments.toy_vep.task import TARGET, make_item, quadrant
     from future_l1.training.latent_batch import LATENT_MIN_PIXELS, PIXELS_PER_TOKEN
 
     saved = _saved_latents(latents_dir)
@@ -184,13 +184,13 @@ def swapping(
     against each item's own answer, and the share of answers that are the other clip's answer."""
     import tempfile
 
+    from future_l1.harness.experiments.toy_vep.data import toy_record
     from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
     from future_l1.model.tokens import LatentIds
     from future_l1.training.data import load_records
     from future_l1.training.frames import FrameCache
     from future_l1.training.latent_batch import LatentEncoder, collate
     from future_l1.training.latent_loss import latent_hidden_states, latent_inputs_embeds
-    from future_l1.training.toy_data import toy_record
 
     saved = _saved_latents(latents_dir)
     if saved is None:
@@ -244,9 +244,9 @@ def future_in_hidden(
     text-only SFT: the same prompt and text in both arms, before any latent). Ridge fitted on half of `n` training
     items, R² on the other half, per layer (0 = embeddings). A model that has learned to work out the future from
     the question carries the asked frame's centre there; the last snapshot's is what it can read off the clip."""
+    from future_l1.harness.experiments.toy_vep.task import OBSERVED, TARGET, make_item
     from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
     from future_l1.model.tokens import LatentIds
-    from future_l1.tasks.toy_vep import OBSERVED, TARGET, make_item
     from future_l1.training.data import load_records
     from future_l1.training.frames import FrameCache
     from future_l1.training.latent_batch import LatentEncoder, collate

@@ -5,8 +5,8 @@ clip (frames 1 and 6 of 16, which give position and velocity) and is asked in wh
 is one second and a half into the clip (frame 12). Items are drawn so that the ball does not touch a wall before
 frame 12 and is in another quadrant then than in the last snapshot (so "it stays where it is" is always wrong).
 
-Why this task (README, "Does the method work?"): the answer has two stages. Where the ball will be is a linear
-function of where it was, and which quadrant that is, is an easy read of the future frame. Text-only SFT must learn
+Why this task (this package's README.md): the answer has two stages. Where the ball will be is a linear function of
+where it was, and which quadrant that is, is an easy read of the future frame. Text-only SFT must learn
 both from the option letter alone; latent SFT is also shown the future frame, so it learns the first stage from the
 frame's embedding (the latent loss) and the second from the frame. Version 2 asked for the quadrant after wall
 bounces: the bounce map was the hard part, the future frame did not make it easier to learn, and neither arm learned
@@ -19,7 +19,7 @@ Item = one seed. The same item serves both schemas:
   the ball crosses between the last snapshot and frame 12 (hop1 = one, hop2 = both), so the per-split columns of a
   report show accuracy by how much motion there is to imagine. The clip is the two snapshots as two consecutive frames: one Qwen3-VL temporal patch (2 frames), so
   the vision encoder sees the motion within each token, as a video encoder sees it;
-- training (`future_l1.training.toy_data`): a Future-L1-50K Format A record over the full 16-frame clip, question
+- training (`toy_vep.data`): a Future-L1-50K Format A record over the full 16-frame clip, question
   frames = keyframe-pool slots 1 and 4 (frames 1 and 6), reasoning frame = slot 7 (frame 12, the answer frame).
 
 Item i's answer is option "ABCD"[i % 4] (seeds are tried in order until one fits), so every option is equally common
@@ -162,7 +162,7 @@ def build_eval_set(out: Path, split: str, n_items: int, *, progress: bool = True
     from tqdm.auto import tqdm
 
     if split == "train":
-        raise ValueError("the train split is for SFT records (future_l1.training.toy_data), not for evaluation")
+        raise ValueError("the train split is for SFT records (toy_vep.data), not for evaluation")
     out = Path(out)
     records = []
     for i in tqdm(range(n_items), desc=f"toy VEP {split} set", unit="item", leave=False, disable=not progress):

@@ -1,4 +1,4 @@
-"""Training records of the toy VEP task (`future_l1.tasks.toy_vep`) in the Future-L1-50K schema (Format A).
+"""Training records of the toy VEP task (`toy_vep.task`) in the Future-L1-50K schema (Format A).
 
 Each record: the full 16-frame clip (lossless mp4), question frames = keyframe-pool slots 1 and 4 (frames 1 and 6,
 what the evaluation clip shows), one reasoning frame = slot 7 (frame 12, the frame the question asks about), the gpt
@@ -21,7 +21,7 @@ REASONING_SLOT = 7
 
 
 def _check_slots() -> None:
-    from future_l1.tasks.toy_vep import N_FRAMES, OBSERVED, TARGET
+    from future_l1.harness.experiments.toy_vep.task import N_FRAMES, OBSERVED, TARGET
 
     pool = keyframe_pool(N_FRAMES)
     if [pool[s - 1] for s in QUESTION_SLOTS] != list(OBSERVED) or pool[REASONING_SLOT - 1] != TARGET:
@@ -30,9 +30,9 @@ def _check_slots() -> None:
 
 def toy_record(index: int, videos: Path, split: str = "train") -> dict:
     """Item `index` of `split` as a training record (other splits than train: for layout checks only)."""
+    from future_l1.harness.experiments.toy_vep.task import FPS, REASON, make_item, prompt_text
     from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
     from future_l1.tasks.scenes import write_video
-    from future_l1.tasks.toy_vep import FPS, REASON, make_item, prompt_text
 
     item = make_item(split, index)
     name = f"toy_{item.seed}.mp4"

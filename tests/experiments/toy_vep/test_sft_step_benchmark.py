@@ -3,8 +3,8 @@
 Group "toy-sft-step", one process, one thread (as the experiment's SFT workers run): the whole latent SFT step of the
 tiny model on a batch of 16 toy records (forward, loss, backward) with the full 151,936-row Qwen vocabulary, next to
 its output head alone (the cross-entropy at the step's supervised positions), and the same step with the experiment's
-toy vocabulary (`tasks.toy_vep.vocabulary_domain`, 1,152 rows; the same records, the same tokens). The ratios say what
-the toy vocabulary saves (README, "Does the method work?", cost of the full mode).
+toy vocabulary (`toy_vep.task.vocabulary_domain`, 1,152 rows; the same records, the same tokens). The ratios say
+what the toy vocabulary saves (the experiment's README, cost of the full mode).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ BATCH = 16
 def _step_inputs(records_dir, ckpt):
     from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
 
+    from future_l1.harness.experiments.toy_vep.data import build_train_set
+    from future_l1.harness.experiments.toy_vep.task import FPS
     from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
     from future_l1.model.tokens import LatentIds
-    from future_l1.tasks.toy_vep import FPS
     from future_l1.training.data import load_records
     from future_l1.training.frames import FrameCache
     from future_l1.training.latent_batch import LatentEncoder, collate
-    from future_l1.training.toy_data import build_train_set
 
     processor = AutoProcessor.from_pretrained(ckpt)
     processor.image_processor.size = {"shortest_edge": 128 * 128, "longest_edge": 128 * 128}
@@ -46,8 +46,8 @@ def step_inputs(tmp_path_factory, tiny_ckpt):
 
 @pytest.fixture(scope="module")
 def toy_vocabulary_inputs(tmp_path_factory):
+    from future_l1.harness.experiments.toy_vep.task import vocabulary_domain
     from future_l1.model.tiny import tiny_checkpoint_dir
-    from future_l1.tasks.toy_vep import vocabulary_domain
 
     return _step_inputs(tmp_path_factory.mktemp("toy"), tiny_checkpoint_dir(0, vocabulary_domain()))
 

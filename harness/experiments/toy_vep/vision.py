@@ -4,7 +4,7 @@ A real Qwen3-VL ships a pretrained vision encoder whose tokens say what is where
 patch, how it moves. Future-L1 SFT keeps it frozen (paper §4) while it aligns latents to that encoder's embeddings of
 future frames. The tiny model's encoder is random: a linear probe reads the ball's place from its tokens with R² about
 0.3, so neither the question clip nor the latent targets told a model where the ball was, and no SFT arm learned the
-toy task (README, "Does the method work?").
+toy task (this package's README.md).
 
 `pretrain_vision` gives the tiny encoder a short, seeded pretraining on the toy's own renderer, in the two forms the
 toy experiment feeds it:
@@ -47,8 +47,8 @@ class VisionPretraining:
 
 def random_clips(rng: np.random.Generator, n: int, *, still: bool) -> tuple[np.ndarray, np.ndarray]:
     """`n` two-frame clips (n, 2, H, W, 3) of one ball, partly out of frame at times, and its centres (n, 2, 2)."""
+    from future_l1.harness.experiments.toy_vep.task import COLOUR, RADIUS, SIZE
     from future_l1.tasks.scenes import Ball, _render
-    from future_l1.tasks.toy_vep import COLOUR, RADIUS, SIZE
 
     first = rng.uniform(-RADIUS / 2, SIZE + RADIUS / 2, size=(n, 2))
     angle = rng.uniform(0, 2 * math.pi, size=n)
@@ -63,7 +63,7 @@ def random_clips(rng: np.random.Generator, n: int, *, still: bool) -> tuple[np.n
 
 def token_targets(centres: np.ndarray, grid_hw: tuple[int, int]) -> torch.Tensor:
     """(n · gh · gw, FEATURES) per merged token, in the merger's raster order, from clip centres (n, 2, 2)."""
-    from future_l1.tasks.toy_vep import RADIUS, SIZE
+    from future_l1.harness.experiments.toy_vep.task import RADIUS, SIZE
 
     gh, gw = grid_hw
     pixel = np.arange(SIZE) + 0.5  # the renderer's pixel centres: coverage = the share of the cell's ball pixels
@@ -208,8 +208,13 @@ def pretrained_toy_vision(cfg: VisionPretraining = VisionPretraining()) -> Path:
                 "linear_probe_r2": {"random_encoder": before, "pretrained": after}}  # fmt: skip
         (out / "pretraining.json").write_text(json.dumps(info, indent=2) + "\n")
 
+    return cached_dir(cache_name(cfg), build)
+
+
+def cache_name(cfg: VisionPretraining = VisionPretraining()) -> str:
+    """The encoder's cache entry: named by VERSION and every setting, so a changed pretraining is never reused."""
     tag = f"s{cfg.steps}-b{cfg.batch_size}-lr{cfg.learning_rate:g}-n{cfg.n_frames}-q{cfg.question_pixels}"
-    return cached_dir(f"toy-vision-v{VERSION}-{tag}-l{cfg.latent_pixels}-seed{cfg.seed}", build)
+    return f"toy-vision-v{VERSION}-{tag}-l{cfg.latent_pixels}-seed{cfg.seed}"
 
 
 def load_toy_vision(model, cfg: VisionPretraining = VisionPretraining()) -> None:

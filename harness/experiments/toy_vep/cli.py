@@ -1,0 +1,81 @@
+"""`future-l1 experiment latent-vs-text`: its command line (registered by `future_l1.harness.cli`).
+
+Import-light, like every command module: the experiment's modules load when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from future_l1.harness.experiments.toy_vep.settings import Settings
+
+DESCRIPTION = (
+    "`future-l1 experiment latent-vs-text`: does latent SFT beat text-only SFT? A minutes-long offline experiment."
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    exp = subparsers.add_parser("experiment", help="research experiments that run the whole pipeline offline")
+    sub = exp.add_subparsers(dest="experiment", metavar="EXPERIMENT")
+    p = sub.add_parser(
+        "latent-vs-text",
+        help="toy VEP task: latent SFT vs text-only SFT vs latent decoding off vs answer prior, with intervals",
+        description=DESCRIPTION,
+    )
+    p.add_argument("--quick", action="store_true", help="CI mode: one seed, small sets (a few minutes on 2 cores)")
+    p.add_argument("--out", type=Path, default=Path("experiments/latent-vs-text"), help="output folder")
+    p.add_argument("--split", choices=("val", "test"), default="test", help="evaluate on val (tuning) or test")
+    p.add_argument("--seeds", type=int, nargs="+", help="SFT seeds (override the mode's)")
+    p.add_argument("--steps", type=int, help="SFT steps (override)")
+    p.add_argument("--n-train", type=int, help="training items (override)")
+    p.add_argument("--n-eval", type=int, help="items of the evaluated split (override)")
+    p.add_argument("--latent-lambda", type=float, help="λ of latent SFT (override)")
+    p.add_argument("--max-latent-token", type=int, help="L_max, latent tokens per future frame (override)")
+    p.add_argument("--learning-rate", type=float, help="SFT learning rate (override)")
+    p.add_argument("--batch-size", type=int, help="SFT batch size (override)")
+    p.add_argument("--workers", type=int, help="SFT processes at once (default 2; one CPU thread each)")
+    p.add_argument("--random-vision", action="store_true",
+                   help="keep the tiny model's random vision encoder (the earlier, null setting) instead of the "
+                        "pretrained toy encoder")  # fmt: skip
+    p.add_argument("--question-images", action="store_true",
+                   help="SFT shows the question snapshots as images (Future-L1-50K layout) instead of the "
+                        "evaluation's video")  # fmt: skip
+    p.add_argument("--full-vocabulary", action="store_true",
+                   help="keep the tiny model's full 151,936-row Qwen vocabulary (an SFT step 6.4 times slower: "
+                        "make bench) instead of the toy vocabulary")  # fmt: skip
+    p.set_defaults(func=_command)
+    exp.set_defaults(func=lambda args: (exp.print_help(), 2)[1])
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    from future_l1.harness.experiments.toy_vep.settings import MODES
+
+    s = MODES["quick" if args.quick else "full"]
+    overrides = {
+        "seeds": tuple(args.seeds) if args.seeds else None, "steps": args.steps, "n_train": args.n_train,
+        "latent_lambda": args.latent_lambda, "max_latent_token": args.max_latent_token,
+        "learning_rate": args.learning_rate, "batch_size": args.batch_size, "sft_workers": args.workers,
+    }  # fmt: skip
+    if args.random_vision:
+        overrides["toy_vision"] = False
+    if args.question_images:
+        overrides["question_video"] = False
+    if args.full_vocabulary:
+        overrides["toy_vocabulary"] = False
+    if args.n_eval:
+        overrides["n_val" if args.split == "val" else "n_test"] = args.n_eval
+    return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _command(args: argparse.Namespace) -> int:
+    from future_l1.harness.experiments.toy_vep.pipeline import run_experiment
+    from future_l1.harness.experiments.toy_vep.report import markdown
+
+    res = run_experiment(args.out, settings_from_args(args), split=args.split)
+    print(markdown(res))
+    print(f"report: {res.report_dir}")
+    return 0

@@ -1,0 +1,95 @@
+"""What one run of the experiment is: its settings (two modes), the arms it compares, and the result it fills in.
+
+A checkpoint's folder is named by `Settings.tag`, so runs with other settings never share one, and the name is all
+that identifies it: change `tag` only together with what it names (the task's `EVAL_VERSION`, the encoder's
+`VERSION`, the vocabulary's texts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from future_l1.training.latent_loss import LATENT_LAMBDA
+
+TASK = "futurebench_future_l1"  # the product's FutureBench task, pointed at the toy's evaluation set
+VARIANTS = ("latent", "text", "latent_off")  # (a), (b), (c); (d) is the answer prior
+PRIOR = "answer_prior"
+LABELS = {
+    "latent": "(a) latent SFT",
+    "text": "(b) text-only SFT",
+    "latent_off": "(c) latent SFT, latent decoding off",
+    PRIOR: "(d) answer prior",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One experiment configuration. Sizes are per split; `seeds` are SFT seeds (init, data order, dropout)."""
+
+    n_train: int
+    n_val: int
+    n_test: int
+    seeds: tuple[int, ...]
+    steps: int
+    batch_size: int = 4
+    learning_rate: float = 1e-2
+    latent_lambda: float = LATENT_LAMBDA
+    max_latent_token: int = 4
+    question_pixels: int = 128 * 128  # a 64x64 frame is shown at 128x128: 16 merged tokens per frame
+    toy_vision: bool = True  # the pretrained toy encoder (`vision`); False: the tiny model's random one
+    question_video: bool = True  # SFT shows question frames as the evaluation's video (False: as images, Format A)
+    toy_vocabulary: bool = True  # the tiny model's vocabulary pruned to the toy's texts (False: all 151,936 rows)
+    eval_batch_size: int = 32
+    sft_workers: int = 2  # SFT processes at once, one thread each (results do not depend on it)
+
+    def tag(self, variant: str = "latent") -> str:
+        """A short name of everything that changes a checkpoint of `variant` (so different settings never share one;
+        the text-only arm ignores λ and L_max, so a λ / L_max sweep reuses its checkpoints)."""
+        from future_l1.harness.experiments.toy_vep.task import EVAL_VERSION
+        from future_l1.harness.experiments.toy_vep.vision import VERSION
+
+        lr = f"{self.learning_rate:g}".replace(".", "p").replace("-", "m")
+        base = f"{EVAL_VERSION.removeprefix('toy_vep_')}-n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}" + (
+            f"-vis{VERSION}" if self.toy_vision else ""
+        )
+        base += "-qvid" if self.question_video else ""
+        if self.toy_vocabulary:  # named by its texts' hash: a changed vocabulary never reuses a checkpoint
+            from future_l1.harness.experiments.toy_vep.task import vocabulary_domain
+            from future_l1.model.processor import domain_name
+
+            base += f"-voc{domain_name(vocabulary_domain())[:6]}"
+        if variant == "text":
+            return f"{base}-px{self.question_pixels}"
+        lam = f"{self.latent_lambda:g}".replace(".", "p")
+        return f"{base}-lam{lam}-L{self.max_latent_token}-px{self.question_pixels}"
+
+
+MODES = {
+    "quick": Settings(n_train=96, n_val=32, n_test=32, seeds=(0,), steps=24),
+    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=600, batch_size=16),
+}
+
+
+@dataclass
+class ExperimentResult:
+    """Filled stage by stage: `pipeline` (runs, checkpoints, timings), `analysis` (accuracy, comparisons, probes),
+    `report` (maps); `report.write_summary` writes it as experiment.md and result.json."""
+
+    out: Path
+    split: str
+    settings: Settings
+    accuracy: dict = field(default_factory=dict)  # variant -> {"label", "acc", "ci", "n", "per_seed"}
+    comparisons: list = field(default_factory=list)  # dicts of reports.compare.PairedResult + "scope"
+    runs: dict = field(default_factory=dict)  # variant -> {seed: run dir}
+    seconds: dict = field(default_factory=dict)
+    maps: list = field(default_factory=list)
+    latent_spread: dict = field(default_factory=dict)  # seed -> share of (a)'s latent variance that varies by clip
+    probes: dict = field(default_factory=dict)  # seed -> the probes of (a) (`analysis.probe_latent_model`)
+    checkpoints: dict = field(default_factory=dict)  # seed -> (a)'s checkpoint
+    text_checkpoints: dict = field(default_factory=dict)  # seed -> (b)'s checkpoint
+    train_file: Path | None = None
+
+    @property
+    def report_dir(self) -> Path:
+        return self.out / "report" / f"{self.split}-{self.settings.tag()}"
