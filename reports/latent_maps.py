@@ -167,7 +167,8 @@ def draw(points: LatentPoints, title: str, stem: Path, methods=("pca", "tsne")) 
     return files
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A file-name-safe form of a model or task name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
 
 
@@ -184,7 +185,7 @@ def maps_for_results(results, plot_dir: Path, title_suffix: str = "") -> list[Pa
         if points is None:
             continue
         title = f"Latent space: {r.model} · {r.task}" + (f" · {title_suffix}" if title_suffix else "")
-        files += draw(points, title, Path(plot_dir) / f"latent_map_{_slug(r.model)}_{_slug(r.task)}")
+        files += draw(points, title, Path(plot_dir) / f"latent_map_{slug(r.model)}_{slug(r.task)}")
     return files
 
 

@@ -22,9 +22,9 @@ from future_l1.reports.inputs import ReportInputError
 
 MARKER = ".future-l1-report"
 # What report, report compare and the toy experiment write into a report folder (folders written before MARKER).
+_BOARDS = ("futurebench", "twiffbench", "twiffbench_categories")
 KNOWN_NAMES = {"leaderboard.md", "report.html", "records.csv", "cost.csv", "plots", "compare.md", "compare.json",
-               "experiment.md", "result.json"}  # fmt: skip
-KNOWN_SUFFIXES = (".csv", ".tex")
+               "experiment.md", "result.json", *(f"{b}.{ext}" for b in _BOARDS for ext in ("csv", "tex"))}  # fmt: skip
 
 
 def check_target(out_dir: Path) -> None:
@@ -41,7 +41,7 @@ def check_target(out_dir: Path) -> None:
 
 def _is_report_dir(path: Path) -> bool:
     names = [p.name for p in path.iterdir()]
-    return MARKER in names or all(n in KNOWN_NAMES or n.endswith(KNOWN_SUFFIXES) for n in names)
+    return MARKER in names or all(n in KNOWN_NAMES for n in names)
 
 
 @contextmanager

@@ -108,7 +108,7 @@ def cpu_kernels() -> str:
 
 
 def golden_copies() -> list[dict]:
-    """[{"cpu": kernel family or a note, "rows": leaderboard rows}, ...], the README's first."""
+    """[{"cpu": kernel family or a note, "label": short name (optional), "rows": leaderboard rows}, ...]."""
     return json.loads(GOLDEN.read_text())["copies"]
 
 

@@ -230,6 +230,18 @@ def test_out_that_is_a_file_or_a_foreign_folder_is_refused(run_copy, tmp_path, c
     assert sorted(p.name for p in papers.iterdir()) == ["draft.tex", "notes.txt"]
     rc, _, err = report_cli(capsys, "compare", str(FIXTURES / "run_a"), str(run), "--out", str(tmp_path / "file.txt"))
     _refused(rc, err, "file.txt")
+    sheets = tmp_path / "sheets"  # only CSV files, but not the ones a report writes: someone's data, kept
+    sheets.mkdir()
+    (sheets / "scores.csv").write_text("keep,me\n")
+    rc, _, err = _report(capsys, run, sheets)
+    _refused(rc, err, str(sheets))
+    assert (sheets / "scores.csv").read_text() == "keep,me\n"
+    legacy = tmp_path / "legacy"  # a report folder written before the marker file existed: replaced
+    (legacy / "plots").mkdir(parents=True)
+    (legacy / "leaderboard.md").write_text("old")
+    (legacy / "futurebench.tex").write_text("old")
+    assert _report(capsys, run, legacy)[0] == 0
+    assert (legacy / "leaderboard.md").read_text() != "old" and not (legacy / "futurebench.tex").exists()
 
 
 def test_a_report_folder_is_replaced_as_a_whole(run_copy, tmp_path, capsys):
