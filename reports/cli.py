@@ -5,16 +5,19 @@ positional word `compare` selects the comparison (a directory literally named "c
 
 Every problem with the inputs (a missing, unreadable, non-UTF-8, deeply nested or malformed file, an `--out` that is
 a file or a folder of other files, an unknown model) is one line on stderr naming it, and exit status 2; Ctrl-C
-leaves no partial report folder and exits 130 without a traceback.
+leaves no partial report folder and exits 130 without a traceback. Anything unexpected (a bug) is one line too, exit
+1 (`FUTURE_L1_TRACEBACK=1` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 FORMAT_CHOICES = ("md", "html", "csv", "tex", "plots")
+MAX_N_BOOT = 10_000
 
 EPILOG = """examples:
   future-l1 report runs/2026-06-20_demo --out reports_out           # tables (md, html, csv, tex) and plots
@@ -75,8 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="training curves to plot: an SFT or RL output folder, sft_summary.json, rl_history.json or "
         "trainer_state.json (repeatable)",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed, 0 or more (default 0)")
+    p.add_argument("--n-boot", type=int, default=2000, help=f"bootstrap resamples, 1 to {MAX_N_BOOT} (default 2000)")
     p.set_defaults(func=handler)
 
 
@@ -84,8 +87,10 @@ def handler(args: argparse.Namespace) -> int:
     from future_l1.reports.inputs import ReportInputError
 
     try:
-        if args.n_boot < 1:
-            raise ReportInputError(f"--n-boot {args.n_boot}: must be at least 1")
+        if not 1 <= args.n_boot <= MAX_N_BOOT:  # the bootstrap holds n_boot × n indices in memory
+            raise ReportInputError(f"--n-boot {args.n_boot}: must be between 1 and {MAX_N_BOOT}")
+        if args.seed < 0:
+            raise ReportInputError(f"--seed {args.seed}: must be 0 or more")
         if args.runs[0] == "compare":
             return _compare(args)
         return _report(args)
@@ -99,6 +104,12 @@ def handler(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("future-l1 report: interrupted; no report folder was written or changed", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not an input problem: one line, the traceback on request
+        if os.environ.get("FUTURE_L1_TRACEBACK"):
+            raise
+        print(f"future-l1 report: error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
+              "(FUTURE_L1_TRACEBACK=1 shows the traceback)", file=sys.stderr)  # fmt: skip
+        return 1
 
 
 def _one_line(text: str) -> str:

@@ -431,3 +431,11 @@ def test_report_is_a_folder_with_the_permissions_mkdir_gives(run_copy, tmp_path,
 def test_reader_errors_name_the_path_for_a_missing_file(tmp_path):
     with pytest.raises(ReportInputError, match=r"missing\.json: no such file"):
         inputs.load_json(tmp_path / "missing.json", "results file")
+
+
+@pytest.mark.parametrize("args", [("--n-boot", "0"), ("--n-boot", "1000000000"), ("--seed", "-1")])
+def test_bootstrap_settings_out_of_range_are_one_line_exit_2(capsys, args):
+    rc, _, err = report_cli(capsys, str(FIXTURES / "run_b"), "--format", "md", *args)
+    _refused(rc, err, args[0])
+    rc, _, err = report_cli(capsys, "compare", str(FIXTURES / "run_a"), str(FIXTURES / "run_b"), *args)
+    _refused(rc, err, args[0])
