@@ -8,20 +8,26 @@ Video resolution follows the official rule: an absolute path is used as is; a pa
 re-rooted at the clip folder (the part after it); anything else is taken relative to the clip folder. Deviation:
 the official code raises on a missing clip, which aborts the whole lmms-eval run; we keep the path, the model adapter
 reports the missing file per sample, and `future-l1 data check futurebench` lists every missing clip up front.
-Likewise a malformed record (no `qa`, `qa` not an object, `Options` not an object, an answer outside A-D, not an
-object at all) keeps its doc_id and carries `data_error`; scoring counts it in `n_errors` (never silently wrong).
+Likewise a malformed record (no `qa`, `qa` not an object, `Options` not an object, an answer outside A-D, a
+`question_type` outside hop1/2/3/5, an id an earlier record already uses, not an object at all) keeps its doc_id and
+carries `data_error`; scoring counts it in `n_errors` (never silently wrong). `records_problems` is the one rule set
+of `run` and `data check`; the check also decodes every clip and measures questions in tokens, which `run` finds per
+sample (a counted model error) when it reaches them.
 """
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from pathlib import Path
 
 import datasets
 
+from future_l1.model.untrusted import InputError, read_json
 from future_l1.tasks import settings
+from future_l1.tasks.common import earlier_duplicates
 
 SPLITS = ("hop1", "hop2", "hop3", "hop5")
+MAX_JSON_BYTES = 512 << 20  # futurebench.json is ~1 MB
 SPLIT_NAMES = {"hop1": "hop1", "hop2": "hop2", "hop3": "hop3", "hop5": "interp"}  # data name -> metric name
 JSON_NAME = "futurebench.json"
 
@@ -42,11 +48,11 @@ class DataError(ValueError):
 def load_records(data_dir: Path) -> list:
     """The raw records, in file order (doc_id = position); a file that is not a list of records raises DataError."""
     json_path = data_dir / JSON_NAME
-    if json_path.is_file():
+    if json_path.exists():
         try:
-            records = json.loads(json_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{json_path} is not valid JSON ({exc}); re-download it") from None
+            records = read_json(json_path, what="FutureBench file", max_bytes=MAX_JSON_BYTES)
+        except InputError as exc:
+            raise DataError(f"{exc}; re-download it") from None
         if isinstance(records, dict):  # tolerate {"test": [...]} / {"data": [...]} wrappers
             records = records.get("test") or records.get("data") or []
         if not isinstance(records, list):
@@ -64,13 +70,17 @@ def load_records(data_dir: Path) -> list:
 
 
 def record_problems(rec) -> list[str]:
-    """What makes a record unscorable, in words (empty when it is fine); shared with `future-l1 data check`."""
+    """What makes a record unscorable, in words (empty when it is fine): the rules of `run` (a counted error,
+    `data_error`) and of `data check` alike."""
     if not isinstance(rec, dict):
         return [f"record is not an object (got {type(rec).__name__})"]
+    problems = []
+    split = rec.get("question_type")
+    if split not in SPLITS:
+        problems.append(f"question_type {split!r} is not one of {SPLITS}"[:200])
     qa = rec.get("qa")
     if not isinstance(qa, dict):
-        return ["missing 'qa' object" if qa is None else f"'qa' must be an object, got {type(qa).__name__}"]
-    problems = []
+        return [*problems, "missing 'qa' object" if qa is None else f"'qa' must be an object, got {type(qa).__name__}"]
     question = qa.get("Question")
     if not isinstance(question, str) or not question.strip():
         problems.append("empty qa.Question" if question in (None, "") else "qa.Question is not text")
@@ -90,14 +100,32 @@ def record_problems(rec) -> list[str]:
     return problems
 
 
+def records_problems(records: list) -> list[list[str]]:
+    """`record_problems` of every record, plus a repeat of an earlier record's id (scoring it twice would weigh one
+    question twice; results are matched by id across runs)."""
+    out = [record_problems(rec) for rec in records]
+    keys = [_id_key(rec) for rec in records]
+    uses = Counter(keys)
+    for i, first in earlier_duplicates(keys).items():
+        out[i].append(f"id used by {uses[keys[i]]} records (first: record {first}); ids must be unique")
+    return out
+
+
+def _id_key(rec) -> str | None:
+    value = rec.get("id") if isinstance(rec, dict) else None
+    if value is None or value == "":
+        return None
+    return repr(value)[:200]
+
+
 def _text(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def to_doc(doc_id: int, rec, video_dir: Path) -> dict:
+def to_doc(doc_id: int, rec, video_dir: Path, problems: list[str] | None = None) -> dict:
     """One lmms-eval doc. A broken record keeps its place (doc_id) and carries `data_error`: the task scores it as a
     counted error (`n_errors`) instead of aborting the run or scoring it silently wrong."""
-    problems = record_problems(rec)
+    problems = record_problems(rec) if problems is None else problems
     rec = rec if isinstance(rec, dict) else {}
     qa = rec.get("qa") if isinstance(rec.get("qa"), dict) else {}
     options = qa.get("Options") if isinstance(qa.get("Options"), dict) else {}
@@ -120,7 +148,9 @@ def to_doc(doc_id: int, rec, video_dir: Path) -> dict:
 def load_futurebench(data_dir: Path | None = None) -> datasets.Dataset:
     data_dir = Path(data_dir) if data_dir is not None else settings.futurebench_dir()
     video_dir = settings.futurebench_video_dir(data_dir)
-    rows = [to_doc(doc_id, rec, video_dir) for doc_id, rec in enumerate(load_records(data_dir))]
+    records = load_records(data_dir)
+    problems = records_problems(records)
+    rows = [to_doc(doc_id, rec, video_dir, problems[doc_id]) for doc_id, rec in enumerate(records)]
     if not rows:
         raise DataError(f"no FutureBench records in {data_dir}; check {settings.FUTUREBENCH_ENV}")
     return datasets.Dataset.from_list(rows)
