@@ -29,8 +29,14 @@ in a fresh event loop per call under `asyncio.wait_for`: httpx's timeout bounds 
 drips its reply byte by byte would never time out; the deadline bounds the whole call (connect, headers, body).
 HTTP 400/401/403/404/405/422 are not retried (a wrong key, URL or model does not heal). Concurrency: lmms-eval runs `process_results` in a thread pool
 (`--process_docs_parallel`, default 4); a semaphore bounds the calls actually in flight. Answers are cached on disk
-under `cache_root()/judge_cache`, keyed by judge model, prompt version, decoding settings and the full messages, so a
-re-run does not pay twice. Deviation from the official code: it excluded failures silently; we count them.
+under `cache_root()/judge_cache`, keyed by the judge's identity (model, endpoint without credentials, prompt version,
+decoding settings) and the full messages, so a re-run does not pay twice and another judge never reuses its scores.
+
+A reply is untrusted: its body is read up to `Judge.reply_cap()` bytes after decompression (inflated here, with a
+bound), the secrets of the config (API key, URL credentials, the Basic header built from them) are cut out of it
+before it is parsed or stored (`JudgeConfig.redact`), the scores must be exactly two whole numbers in 0-5
+(`coerce_scores`) and the reasoning is capped (`cap_reasoning`). Deviations from the official code: it excluded
+failures silently (we count them) and rounded fractional scores (they are failed judgements here).
 """
 
 from __future__ import annotations
