@@ -2,7 +2,8 @@
 
 Applies the same rules as `future-l1 run` (one validator: `futurebench.data.records_problems`,
 `twiffbench.data.check_shards` and `rows_problems`; a record they reject is a counted error in a run, a broken shard
-set refuses the run), then what a run only finds when it reaches a sample: every clip / image decodes, and no
+set refuses the run; a record `records_warnings` / `rows_warnings` flags is scored in a run as the authors score it,
+carries `data_warning`, and is listed here as a WARNING), then what a run only finds when it reaches a sample: every clip / image decodes, and no
 question is longer than `MAX_QUESTION_TOKENS` (a prompt beyond the model's context is answered with garbage; the
 model adapter turns it into a per-sample error, this check names it before a long run). Counts records per split
 (FutureBench `question_type`) or per category (TwiFF-Bench `meta_data.classification`). Problems are listed by
@@ -55,6 +56,7 @@ class Report:
     n_records: int = 0
     counts: Counter = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (record id, what is wrong)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (record id, scored anyway, but looks wrong)
 
     @property
     def ok(self) -> bool:
@@ -63,13 +65,18 @@ class Report:
     def add(self, record_id: str, message: str) -> None:
         self.problems.append((record_id, message))
 
+    def warn(self, record_id: str, message: str) -> None:
+        self.warnings.append((record_id, message))
+
     def render(self) -> str:
         lines = [f"{self.benchmark} at {self.folder}: {self.n_records} records"]
         lines += [f"  {name}: {n}" for name, n in sorted(self.counts.items())]
         if self.n_records == 0 and not self.problems:
             lines.append("PROBLEM: no records")
         lines += [f"PROBLEM {rid}: {msg}" for rid, msg in self.problems]
-        lines.append("OK" if self.ok else f"{len(self.problems)} problem(s)")
+        lines += [f"WARNING {rid}: {msg}" for rid, msg in self.warnings]
+        warned = f", {len(self.warnings)} warning(s) (scored as the authors score them)" if self.warnings else ""
+        lines.append(("OK" if self.ok else f"{len(self.problems)} problem(s)") + warned)
         return "\n".join(lines)
 
 
@@ -106,7 +113,7 @@ def _image_problem(cell) -> str | None:
 
 def check_futurebench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKENS) -> Report:
     from future_l1.tasks import settings
-    from future_l1.tasks.futurebench.data import load_records, records_problems, resolve_video
+    from future_l1.tasks.futurebench.data import load_records, records_problems, records_warnings, resolve_video
 
     report = Report("futurebench", folder)
     try:
@@ -117,10 +124,13 @@ def check_futurebench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKE
     video_dir = settings.futurebench_video_dir(folder)
     report.n_records = len(records)
     shared = records_problems(records)  # the rules that make a record a counted error in `run`
+    warned = records_warnings(records)  # and those it scores anyway, with `data_warning`
     for i, rec in enumerate(tqdm(records, desc="futurebench check", disable=len(records) < 200)):
         rid = _record_name(rec, i)
         for problem in shared[i]:
             report.add(rid, problem)
+        for warning in warned[i]:
+            report.warn(rid, warning)
         if not isinstance(rec, dict):
             continue
         report.counts[str(rec.get("question_type"))] += 1
@@ -145,7 +155,7 @@ def _record_name(rec, index: int) -> str:
 def check_twiffbench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKENS) -> Report:
     import pyarrow.parquet as pq
 
-    from future_l1.tasks.twiffbench.data import check_shards, rows_problems
+    from future_l1.tasks.twiffbench.data import check_shards, rows_problems, rows_warnings
 
     report = Report("twiffbench", folder)
     shards, problems = check_shards(folder)  # the shard-set rule `run` refuses a broken set with
@@ -164,7 +174,8 @@ def check_twiffbench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKEN
 
     images = {key: [len(x) if isinstance(x, list) else 0 for x in column(key)]
               for key in ("question_images", "reasoning_images")}  # fmt: skip
-    shared = rows_problems(column("question"), column("answer"), column("video"), images["question_images"],
+    shared = rows_problems(column("question"), column("answer"))
+    warned = rows_warnings(column("question"), column("answer"), column("video"), images["question_images"],
                            images["reasoning_images"])  # fmt: skip
     report.n_records = len(rows)
     for doc_id, row in enumerate(tqdm(rows, desc="twiffbench check", disable=len(rows) < 200)):
@@ -173,6 +184,8 @@ def check_twiffbench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKEN
         report.counts[str(meta.get("classification") if isinstance(meta, dict) else None)] += 1
         for problem in shared[doc_id]:  # the rules that make a row a counted failure in `run`
             report.add(rid, problem)
+        for warning in warned[doc_id]:  # judged anyway in `run`, with `data_warning`
+            report.warn(rid, warning)
         problem = _long_question(str(row.get("question") or ""), max_question_tokens)
         if problem:
             report.add(rid, problem)

@@ -8,15 +8,18 @@ Video resolution follows the official rule: an absolute path is used as is; a pa
 re-rooted at the clip folder (the part after it); anything else is taken relative to the clip folder. Deviation:
 the official code raises on a missing clip, which aborts the whole lmms-eval run; we keep the path, the model adapter
 reports the missing file per sample, and `future-l1 data check futurebench` lists every missing clip up front.
-Likewise a malformed record (no `qa`, `qa` not an object, `Options` not an object, an answer outside A-D, a
-`question_type` outside hop1/2/3/5, an id an earlier record already uses, not an object at all) keeps its doc_id and
-carries `data_error`; scoring counts it in `n_errors` (never silently wrong). `records_problems` is the one rule set
-of `run` and `data check`; the check also decodes every clip and measures questions in tokens, which `run` finds per
+Likewise a malformed record (no `qa`, `qa` not an object, `Options` not an object, an answer outside A-D, not an
+object at all) keeps its doc_id and carries `data_error`; scoring counts it in `n_errors` (never silently wrong).
+A record the authors' protocol still scores but that looks wrong (a `question_type` outside hop1/2/3/5, an id an
+earlier record already uses) is scored as they score it and carries `data_warning`, recorded in its sample and
+summed up in one log line when the data loads. `records_problems` and `records_warnings` are the one rule set of
+`run` and `data check`; the check also decodes every clip and measures questions in tokens, which `run` finds per
 sample (a counted model error) when it reaches them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +33,7 @@ SPLITS = ("hop1", "hop2", "hop3", "hop5")
 MAX_JSON_BYTES = 512 << 20  # futurebench.json is ~1 MB
 SPLIT_NAMES = {"hop1": "hop1", "hop2": "hop2", "hop3": "hop3", "hop5": "interp"}  # data name -> metric name
 JSON_NAME = "futurebench.json"
+log = logging.getLogger(__name__)
 
 
 def resolve_video(raw: str, video_dir: Path) -> Path:
@@ -75,12 +79,9 @@ def record_problems(rec) -> list[str]:
     if not isinstance(rec, dict):
         return [f"record is not an object (got {type(rec).__name__})"]
     problems = []
-    split = rec.get("question_type")
-    if split not in SPLITS:
-        problems.append(f"question_type {split!r} is not one of {SPLITS}"[:200])
     qa = rec.get("qa")
     if not isinstance(qa, dict):
-        return [*problems, "missing 'qa' object" if qa is None else f"'qa' must be an object, got {type(qa).__name__}"]
+        return ["missing 'qa' object" if qa is None else f"'qa' must be an object, got {type(qa).__name__}"]
     question = qa.get("Question")
     if not isinstance(question, str) or not question.strip():
         problems.append("empty qa.Question" if question in (None, "") else "qa.Question is not text")
@@ -101,13 +102,23 @@ def record_problems(rec) -> list[str]:
 
 
 def records_problems(records: list) -> list[list[str]]:
-    """`record_problems` of every record, plus a repeat of an earlier record's id (scoring it twice would weigh one
-    question twice; results are matched by id across runs)."""
-    out = [record_problems(rec) for rec in records]
+    """`record_problems` of every record: what makes it a counted error (`data_error`) in `run` and in `data check`."""
+    return [record_problems(rec) for rec in records]
+
+
+def records_warnings(records: list) -> list[list[str]]:
+    """What looks wrong in a record that the authors' protocol still scores (scored the same here, so the benchmark's
+    numbers do not move; `data_warning`): a `question_type` that is no split (it counts in `future_acc` only), an id
+    an earlier record already uses (results are matched by id across runs)."""
+    out: list[list[str]] = [[] for _ in records]
+    for i, rec in enumerate(records):
+        split = rec.get("question_type") if isinstance(rec, dict) else None
+        if isinstance(rec, dict) and split not in SPLITS:
+            out[i].append(f"question_type {split!r} is not one of {SPLITS}"[:200])
     keys = [_id_key(rec) for rec in records]
     uses = Counter(keys)
     for i, first in earlier_duplicates(keys).items():
-        out[i].append(f"id used by {uses[keys[i]]} records (first: record {first}); ids must be unique")
+        out[i].append(f"id used by {uses[keys[i]]} records (first: record {first}); ids should be unique")
     return out
 
 
@@ -122,7 +133,7 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def to_doc(doc_id: int, rec, video_dir: Path, problems: list[str] | None = None) -> dict:
+def to_doc(doc_id: int, rec, video_dir: Path, problems: list[str] | None = None, warnings: list[str] = ()) -> dict:
     """One lmms-eval doc. A broken record keeps its place (doc_id) and carries `data_error`: the task scores it as a
     counted error (`n_errors`) instead of aborting the run or scoring it silently wrong."""
     problems = record_problems(rec) if problems is None else problems
@@ -142,6 +153,7 @@ def to_doc(doc_id: int, rec, video_dir: Path, problems: list[str] | None = None)
             "Answer": _text(qa.get("Answer")),
         },
         "data_error": "; ".join(problems),
+        "data_warning": "; ".join(warnings),
     }
 
 
@@ -149,8 +161,13 @@ def load_futurebench(data_dir: Path | None = None) -> datasets.Dataset:
     data_dir = Path(data_dir) if data_dir is not None else settings.futurebench_dir()
     video_dir = settings.futurebench_video_dir(data_dir)
     records = load_records(data_dir)
-    problems = records_problems(records)
-    rows = [to_doc(doc_id, rec, video_dir, problems[doc_id]) for doc_id, rec in enumerate(records)]
+    problems, warnings = records_problems(records), records_warnings(records)
+    rows = [to_doc(i, rec, video_dir, problems[i], warnings[i]) for i, rec in enumerate(records)]
+    n_warned = sum(1 for w in warnings if w)
+    if n_warned:
+        log.warning("FutureBench data in %s: %d record(s) with warnings, scored as the authors' protocol scores them "
+                    "(first: %s); `future-l1 data check futurebench` lists them", data_dir, n_warned,
+                    next(w for w in warnings if w)[0])  # fmt: skip
     if not rows:
         raise DataError(f"no FutureBench records in {data_dir}; check {settings.FUTUREBENCH_ENV}")
     return datasets.Dataset.from_list(rows)

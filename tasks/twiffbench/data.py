@@ -9,7 +9,10 @@ The release is four parquet shards `test-0000{0..3}-of-00004.parquet`; they are 
 The shard set is checked before anything loads (`check_shards`, the one rule of `run` and `data check`): exactly the
 release's 4 shards, no stray or missing one, none from another release, none empty; any problem refuses the run with
 one message naming every broken shard. A row that breaks `row_problems` (also shared with `data check`) keeps its
-doc_id and carries `data_error`: a counted failed judgement, never judged.
+doc_id and carries `data_error`: a counted failed judgement, never judged. A row the authors' protocol still judges
+but that looks wrong (`row_warnings`: no question or reasoning images, more `<image>` markers than question images,
+no `<ans>` final answer, a repeat of an earlier row) is judged as they judge it and carries `data_warning`, recorded
+in its sample and summed up in one log line when the data loads.
 
 Robustness: images stay undecoded until the model or the judge needs them (a corrupt image fails its sample only);
 a shard that is not parquet or lacks the `question`/`answer` columns raises DataError naming it.
@@ -17,6 +20,7 @@ a shard that is not parquet or lacks the `question`/`answer` columns raises Data
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -29,6 +33,7 @@ SHARD_GLOB = "test-*.parquet"
 SHARD_NAME = re.compile(r"^test-(\d{5})-of-(\d{5})\.parquet$")
 RELEASE_SHARDS = 4  # the published TwiFF-Bench test split: test-00000-of-00004 … test-00003-of-00004
 REQUIRED_COLUMNS = ("question", "answer")
+log = logging.getLogger(__name__)
 IMAGE_COLUMNS = ("question_images", "reasoning_images")
 
 
@@ -126,29 +131,37 @@ def _read_shard(path: Path) -> datasets.Dataset:
     return ds
 
 
-def row_problems(question, answer, n_question_images: int, n_reasoning_images: int) -> list[str]:
+def row_problems(question, answer) -> list[str]:
     """What makes one row unscorable, in words (empty when fine): the rules of `run` (a counted failed judgement,
-    `data_error`) and of `data check` alike."""
-    problems = [f"missing or empty '{key}'" for key, value in (("question", question), ("answer", answer))
-                if not isinstance(value, str) or not value.strip()]  # fmt: skip
-    for key, n in (("question_images", n_question_images), ("reasoning_images", n_reasoning_images)):
-        if not n:
-            problems.append(f"missing or empty '{key}'")
+    `data_error`) and of `data check` alike. Nothing to judge without a question and a reference."""
+    return [f"missing or empty '{key}'" for key, value in (("question", question), ("answer", answer))
+            if not isinstance(value, str) or not value.strip()]  # fmt: skip
+
+
+def row_warnings(question, answer, n_question_images: int, n_reasoning_images: int) -> list[str]:
+    """What looks wrong in a row that the authors' protocol still judges (judged the same here, so the benchmark's
+    numbers do not move; `data_warning`)."""
+    warnings = [f"missing or empty '{key}'" for key, n in (("question_images", n_question_images),
+                                                            ("reasoning_images", n_reasoning_images)) if not n]  # fmt: skip
     if isinstance(question, str) and question.count("<image>") > n_question_images:
-        problems.append(f"question has {question.count('<image>')} <image> markers, {n_question_images} images")
+        warnings.append(f"question has {question.count('<image>')} <image> markers, {n_question_images} images")
     if isinstance(answer, str) and answer.strip() and not re.search(r"<ans(wer)?\s*>", answer, re.IGNORECASE):
-        problems.append("answer has no <ans>…</ans> final answer")
-    return problems
+        warnings.append("answer has no <ans>…</ans> final answer (the judge gets the whole reference)")
+    return warnings
 
 
-def rows_problems(questions: list, answers: list, videos: list, n_question_images: list[int],
+def rows_problems(questions: list, answers: list) -> list[list[str]]:
+    """`row_problems` of every row."""
+    return [row_problems(q, a) for q, a in zip(questions, answers, strict=True)]
+
+
+def rows_warnings(questions: list, answers: list, videos: list, n_question_images: list[int],
                   n_reasoning_images: list[int]) -> list[list[str]]:  # fmt: skip
-    """`row_problems` of every row, plus a repeat of an earlier row (same video and question: scoring it twice
-    would weigh it twice)."""
-    out = [row_problems(*row) for row in zip(questions, answers, n_question_images, n_reasoning_images, strict=True)]
+    """`row_warnings` of every row, plus a repeat of an earlier row (same video and question)."""
+    out = [row_warnings(*row) for row in zip(questions, answers, n_question_images, n_reasoning_images, strict=True)]
     keys = [(str(v), q) if isinstance(q, str) and q.strip() else None for v, q in zip(videos, questions, strict=True)]
     for i, first in earlier_duplicates(keys).items():
-        out[i].append(f"same video and question as doc_id {first}; each row must be unique")
+        out[i].append(f"same video and question as doc_id {first}; rows should be unique")
     return out
 
 
@@ -172,8 +185,15 @@ def load_twiffbench(data_dir: Path | None = None) -> datasets.Dataset:
         raise DataError(f"no TwiFF-Bench rows in {data_dir}; check {settings.TWIFFBENCH_ENV}")
     ds = ds.add_column("doc_id", list(range(len(ds))))
     videos = ds["video"] if "video" in ds.column_names else [None] * len(ds)
-    problems = rows_problems(ds["question"], ds["answer"], videos, *(_lengths(ds, c) for c in IMAGE_COLUMNS))
-    return ds.add_column("data_error", ["; ".join(p) for p in problems])
+    problems = rows_problems(ds["question"], ds["answer"])
+    warnings = rows_warnings(ds["question"], ds["answer"], videos, *(_lengths(ds, c) for c in IMAGE_COLUMNS))
+    n_warned = sum(1 for w in warnings if w)
+    if n_warned:
+        log.warning("TwiFF-Bench data in %s: %d row(s) with warnings, judged as the authors' protocol judges them "
+                    "(first: %s); `future-l1 data check twiffbench` lists them", data_dir, n_warned,
+                    next(w for w in warnings if w)[0])  # fmt: skip
+    ds = ds.add_column("data_error", ["; ".join(p) for p in problems])
+    return ds.add_column("data_warning", ["; ".join(w) for w in warnings])
 
 
 def process_docs(_placeholder: datasets.Dataset) -> datasets.Dataset:

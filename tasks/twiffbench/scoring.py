@@ -126,6 +126,7 @@ def process_results(doc: dict, results: list) -> dict:
         from future_l1.tasks.judge import current_config, get_judge
 
         record.update(doc_id=int(doc.get("doc_id", -1)), category=_category(doc))
+        record["warning"] = doc.get("data_warning") or None  # judged as the authors judge it; data.row_warnings
         record["id"] = str(doc.get("id") or doc.get("video") or record["doc_id"])
         response = first_response(results)
         config = current_config()  # the suite's role when future-l1 run set one, else FUTURE_L1_JUDGE_*

@@ -1,8 +1,8 @@
 """`future-l1 run` against untrusted data and an untrusted judge (issue 31), end to end and in-process.
 
 Data: the rules of `data check` apply: a TwiFF-Bench set with 3 of 4 shards, a stray shard or one of another release
-refuses the run with one error line (before: 9 or 15 samples, exit 0); a FutureBench record only `data check`
-rejected is a counted error (before: scored). Judge: a long reasoning is stored capped and once per sample in both
+refuses the run with one error line (before: 9 or 15 samples, exit 0); a FutureBench record `data check`
+rejects is a counted error, one it warns about is scored as the authors score it and carries the warning. Judge: a long reasoning is stored capped and once per sample in both
 samples files (before: 8 times each), and an Authorization header the judge echoes lands in no file of the run."""
 
 from __future__ import annotations
@@ -62,21 +62,30 @@ def test_run_refuses_a_broken_twiff_shard_set(damage, expected, tmp_path, capsys
     assert not (tmp_path / "runs").exists()
 
 
-def test_run_counts_a_record_only_data_check_rejected(tmp_path, capsys, monkeypatch):
+def test_run_scores_a_warned_record_as_the_authors_and_counts_an_unscorable_one(tmp_path, capsys, monkeypatch):
+    """Records `data check` warns about are scored as the authors score them (no number moves) and carry the
+    warning; a record it rejects is scored wrong and counted."""
     from future_l1.tasks.demo_benchmarks import futurebench_demo_dir
 
     data = tmp_path / "fb"
     shutil.copytree(futurebench_demo_dir(), data)
     records = json.loads((data / "futurebench.json").read_text())
     gold_a = [i for i, r in enumerate(records) if r["qa"]["Answer"] == "A"]
-    records[gold_a[0]]["question_type"] = "hop4"  # a correct answer of the A-prior, in no split
+    records[gold_a[0]]["question_type"] = "hop4"  # a correct answer of the A-prior, in no split: still scored
+    records[gold_a[1]]["qa"]["Answer"] = "E"  # no such option: unscorable
     (data / "futurebench.json").write_text(json.dumps(records))
     monkeypatch.setenv("FUTURE_L1_FUTUREBENCH_DIR", str(data))
     rc, err = _run(tmp_path, capsys, "futurebench_future_l1")
     assert rc == 0, err
-    metrics = results_of(only_run_dir(tmp_path / "runs"))["prior_a/futurebench_future_l1"]
+    run = only_run_dir(tmp_path / "runs")
+    metrics = results_of(run)["prior_a/futurebench_future_l1"]
     assert metrics["n_errors"] == 1
-    assert metrics["future_acc"] == pytest.approx(100 * (len(gold_a) - 1) / len(records))  # scored wrong, counted
+    assert metrics["future_acc"] == pytest.approx(100 * (len(gold_a) - 1) / len(records))  # only the E is lost
+    lines = [
+        json.loads(x) for x in (run / "samples" / "prior_a" / "futurebench_future_l1.jsonl").read_text().splitlines()
+    ]
+    warned = [x["future_acc"] for x in lines if x["future_acc"].get("warning")]
+    assert [r["doc_id"] for r in warned] == [gold_a[0]] and warned[0]["correct"] == 1
 
 
 SECRET = "sk-echoed-0123456789abcdefXYZ"

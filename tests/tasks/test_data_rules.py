@@ -2,7 +2,9 @@
 set (count, names, one release, no empty shard) and the record rules of both benchmarks are the same in both paths.
 
 A broken shard set refuses the run with one message naming every broken shard; a record the rules reject keeps its
-doc_id and carries `data_error` (a counted error when scored), and `data check` lists it."""
+doc_id and carries `data_error` (a counted error when scored), and `data check` lists it. A record that looks wrong
+but that the authors' protocol still scores is scored the same (the benchmark's numbers do not move), carries
+`data_warning`, and `data check` lists it as a WARNING."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from future_l1.harness.cli import main
 from future_l1.tasks import data_check
 from future_l1.tasks.demo_benchmarks import futurebench_demo_dir, twiffbench_demo_dir
-from future_l1.tasks.futurebench.data import load_futurebench, records_problems
+from future_l1.tasks.futurebench.data import load_futurebench, records_problems, records_warnings
 from future_l1.tasks.twiffbench.data import DataError, check_shards, load_twiffbench, shard_name
 
 
@@ -80,31 +82,50 @@ def _edit_rows(data: Path, edit) -> None:
     pq.write_table(table.from_pylist(rows, schema=table.schema), shard)
 
 
-def test_twiff_rows_that_data_check_rejects_are_counted_errors_in_run(tmp_path):
+def _doc_ids(pairs) -> set[int]:
+    return {int(rid.split("=")[1].split(" ")[0]) for rid, _ in pairs}
+
+
+def test_twiff_rows_are_errors_or_warnings_alike_in_run_and_data_check(tmp_path, capsys):
     def edit(rows):
         rows[0]["answer"] = rows[0]["answer"].replace("<ans>", "").replace("</ans>", "")  # doc 3: no final answer
         rows[1]["question_images"] = []  # doc 4: the model would see no frame
         rows[2]["question"] = rows[2]["question"] + " <image>"  # doc 5: one marker more than images
 
+    def edit_error(rows):
+        rows[0]["question"] = "   "  # doc 3: nothing to judge
+
     data = twiff_copy(tmp_path)
     _edit_rows(data, edit)
-    errors = dict(enumerate(load_twiffbench(data)["data_error"]))
-    assert "answer has no <ans>…</ans> final answer" in errors[3]
-    assert "missing or empty 'question_images'" in errors[4]
-    assert "<image> markers, 3 images" in errors[5]
-    assert all(errors[i] == "" for i in (0, 1, 2, 6, 7))
+    docs = load_twiffbench(data)
+    warnings = dict(enumerate(docs["data_warning"]))
+    assert "answer has no <ans>…</ans> final answer" in warnings[3]
+    assert "missing or empty 'question_images'" in warnings[4]
+    assert "<image> markers, 3 images" in warnings[5]
+    assert all(warnings[i] == "" for i in (0, 1, 2, 6, 7))
+    assert set(docs["data_error"]) == {""}  # judged as the authors judge them: no number moves
     report = data_check.check("twiffbench", data)
-    checked = {int(rid.split("=")[1].split(" ")[0]) for rid, _ in report.problems}
-    assert checked == {3, 4, 5}  # exactly the rows the run counts as failures
+    assert report.ok and report.problems == [] and _doc_ids(report.warnings) == {3, 4, 5}
+    capsys.readouterr()
+    assert main(["data", "check", "twiffbench", "--path", str(data)]) == 0
+    assert main(["data", "check", "twiffbench", "--path", str(data), "--strict"]) == 1
+    assert "WARNING doc_id=3" in capsys.readouterr().out
+
+    _edit_rows(data, edit_error)
+    errors = dict(enumerate(load_twiffbench(data)["data_error"]))
+    assert errors[3] == "missing or empty 'question'" and all(errors[i] == "" for i in (0, 1, 2, 4, 5, 6, 7))
+    assert _doc_ids(data_check.check("twiffbench", data).problems) == {3}  # exactly the rows the run counts
 
 
-def test_twiff_repeated_row_is_a_counted_error_in_both(tmp_path):
+def test_twiff_repeated_row_is_a_warning_in_both(tmp_path):
     data = twiff_copy(tmp_path)
     first = pq.read_table(data / shard_name(0)).to_pylist()[0]
     _edit_rows(data, lambda rows: rows.__setitem__(0, dict(first)))  # doc 3 = doc 0
-    errors = load_twiffbench(data)["data_error"]
-    assert errors[3] == "same video and question as doc_id 0; each row must be unique" and errors[0] == ""
-    assert [rid for rid, _ in data_check.check("twiffbench", data).problems] == [f"doc_id=3 ({first['video']})"]
+    docs = load_twiffbench(data)
+    assert docs["data_warning"][3] == "same video and question as doc_id 0; rows should be unique"
+    assert docs["data_warning"][0] == "" and docs["data_error"][3] == ""
+    report = data_check.check("twiffbench", data)
+    assert report.problems == [] and [rid for rid, _ in report.warnings] == [f"doc_id=3 ({first['video']})"]
 
 
 def fb_copy(tmp_path: Path, edit) -> Path:
@@ -116,17 +137,21 @@ def fb_copy(tmp_path: Path, edit) -> Path:
     return copy
 
 
-def test_futurebench_records_that_data_check_rejects_are_counted_errors_in_run(tmp_path):
+def test_futurebench_records_are_errors_or_warnings_alike_in_run_and_data_check(tmp_path):
     def edit(records):
-        records[1]["question_type"] = "hop4"  # not a split: scored into no split before
-        records[2]["id"] = records[0]["id"]  # a repeated id: the same question weighed twice
+        records[1]["question_type"] = "hop4"  # not a split: counts in future_acc only, as for the authors
+        records[2]["id"] = records[0]["id"]  # a repeated id: the authors score it too
+        records[3]["qa"]["Answer"] = "E"  # no option: unscorable
 
     data = fb_copy(tmp_path, edit)
-    errors = dict(enumerate(load_futurebench(data)["data_error"]))
-    assert errors[1] == "question_type 'hop4' is not one of ('hop1', 'hop2', 'hop3', 'hop5')"
-    assert errors[2].startswith("id used by 2 records (first: record 0)") and errors[0] == ""
+    docs = load_futurebench(data)
+    warnings, errors = dict(enumerate(docs["data_warning"])), dict(enumerate(docs["data_error"]))
+    assert warnings[1] == "question_type 'hop4' is not one of ('hop1', 'hop2', 'hop3', 'hop5')"
+    assert warnings[2].startswith("id used by 2 records (first: record 0)") and warnings[0] == ""
+    assert errors[3] and all(errors[i] == "" for i in (0, 1, 2))
     report = data_check.check("futurebench", data)
-    assert sorted(msg for _, msg in report.problems) == sorted([errors[1], errors[2]])
+    assert sorted(msg for _, msg in report.warnings) == sorted([warnings[1], warnings[2]])
+    assert [msg for _, msg in report.problems] == [errors[3]]
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -170,6 +195,8 @@ def test_any_futurebench_records_give_the_same_verdicts_in_both_paths(tmp_path_f
     assert list(docs["doc_id"]) == list(range(len(records)))
     rejected_in_run = [bool(e) for e in docs["data_error"]]
     assert rejected_in_run == [bool(p) for p in records_problems(records)]
+    assert [bool(w) for w in docs["data_warning"]] == [bool(w) for w in records_warnings(records)]
     report = data_check.check_futurebench(folder)
     shared = {msg for _, msg in report.problems if not msg.startswith(("video ", "question is"))}
     assert shared == {p for problems in records_problems(records) for p in problems}
+    assert {msg for _, msg in report.warnings} == {w for warned in records_warnings(records) for w in warned}
