@@ -5,8 +5,8 @@ positional word `compare` selects the comparison (a directory literally named "c
 
 Every problem with the inputs (a missing, unreadable, non-UTF-8, deeply nested or malformed file, an `--out` that is
 a file or a folder of other files, an unknown model) is one line on stderr naming it, and exit status 2; Ctrl-C
-leaves no partial report folder and exits 130 without a traceback. Anything unexpected (a bug) is one line too, exit
-1 (`FUTURE_L1_TRACEBACK=1` shows the traceback).
+leaves no partial report folder and exits 130 without a traceback. Anything unexpected (a bug) is one `error:` line
+and exit 1 (`future_l1.harness.cli`; `--traceback` shows it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from future_l1.model.cli_args import count
 
 FORMAT_CHOICES = ("md", "html", "csv", "tex", "plots")
 MAX_N_BOOT = 10_000
@@ -78,8 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="training curves to plot: an SFT or RL output folder, sft_summary.json, rl_history.json or "
         "trainer_state.json (repeatable)",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed, 0 or more (default 0)")
-    p.add_argument("--n-boot", type=int, default=2000, help=f"bootstrap resamples, 1 to {MAX_N_BOOT} (default 2000)")
+    p.add_argument("--seed", type=count(0), default=0, help="bootstrap seed, 0 or more (default 0)")
+    p.add_argument(
+        "--n-boot", type=count(1), default=2000, help=f"bootstrap resamples, 1 to {MAX_N_BOOT} (default 2000)"
+    )
     p.set_defaults(func=handler)
 
 
@@ -87,29 +91,23 @@ def handler(args: argparse.Namespace) -> int:
     from future_l1.reports.inputs import ReportInputError
 
     try:
-        if not 1 <= args.n_boot <= MAX_N_BOOT:  # the bootstrap holds n_boot × n indices in memory
-            raise ReportInputError(f"--n-boot {args.n_boot}: must be between 1 and {MAX_N_BOOT}")
-        if args.seed < 0:
-            raise ReportInputError(f"--seed {args.seed}: must be 0 or more")
+        if args.n_boot > MAX_N_BOOT:  # the bootstrap holds n_boot × n indices in memory
+            raise ReportInputError(f"--n-boot: {args.n_boot} must be at most {MAX_N_BOOT}")
         if args.runs[0] == "compare":
             return _compare(args)
         return _report(args)
-    except ReportInputError as exc:
-        print(f"future-l1 report: error: {_one_line(str(exc))}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # writing the report: disk full, permissions
-        print(f"future-l1 report: error: cannot write {exc.filename or 'the report'}: {exc.strerror or exc}",
-              file=sys.stderr)  # fmt: skip
+    except (ReportInputError, OSError) as exc:
+        if os.environ.get("FUTURE_L1_TRACEBACK"):  # --traceback
+            raise
+        if isinstance(exc, ReportInputError):
+            print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+            return 2
+        # writing the report: disk full, permissions
+        print(f"error: report: cannot write {exc.filename or 'the report'}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("future-l1 report: interrupted; no report folder was written or changed", file=sys.stderr)
+        print("error: report interrupted; no report folder was written or changed", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug, not an input problem: one line, the traceback on request
-        if os.environ.get("FUTURE_L1_TRACEBACK"):
-            raise
-        print(f"future-l1 report: error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
-              "(FUTURE_L1_TRACEBACK=1 shows the traceback)", file=sys.stderr)  # fmt: skip
-        return 1
 
 
 def _one_line(text: str) -> str:

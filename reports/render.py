@@ -63,12 +63,17 @@ def select_models(results: Sequence[RunResult], models: Sequence[str] | None) ->
 
 
 def input_problems(results: Sequence[RunResult]) -> list[str]:
-    """Every input problem the reading met, once each: skipped files, repeated samples, invalid metrics."""
+    """Every input problem the reading met, once each: skipped files, repeated samples, invalid metrics, and samples
+    whose data record carries a warning (scored as the authors score it; `tasks.*.data`)."""
     problems: list[str] = []
     for r in results:
         problems += r.notes
         problems += [f"{r.origin}: {r.model} / {r.task}: metric {k} is {why}; shown as invalid"
                      for k, why in r.invalid_metrics.items()]  # fmt: skip
+        warned = [d for d in r.sample_dicts() if d.get("warning")]
+        if warned:
+            problems.append(f"{r.origin}: {r.model} / {r.task}: {len(warned)} sample(s) from data records with a "
+                            f"warning, scored as the authors' protocol scores them (first: {warned[0]['warning']})")  # fmt: skip
     return list(dict.fromkeys(problems))
 
 

@@ -246,3 +246,17 @@ def test_no_latent_span_plot_for_a_model_without_latents(run_copy, tmp_path: Pat
     plots = {p.name for p in report.files}
     assert "latent_spans_tiny-a_futurebench_future_l1.png" in plots
     assert not any(n.startswith("latent_spans_tiny-b") for n in plots)
+
+
+def test_samples_of_records_with_a_data_warning_are_counted(run_copy, tmp_path: Path) -> None:
+    """A record the data rules warn about is scored as the authors score it; the report says how many there are."""
+    run = run_copy("run_b")
+    path = samples_file(run)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    for line in lines[:3]:
+        line["future_acc"]["warning"] = "id 'fb-000' is used by an earlier record"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    report = write_report([run], tmp_path / "out", formats=("md",), published=False, n_boot=20)
+    (problem,) = report.problems
+    assert "3 sample(s) from data records with a warning" in problem and "fb-000" in problem
+    assert "3 sample(s) from data records with a warning" in (tmp_path / "out" / "leaderboard.md").read_text()

@@ -182,7 +182,7 @@ def test_files_over_the_size_limits_are_refused(run_copy, tmp_path, capsys, monk
     run = run_copy("run_b")
     monkeypatch.setattr(inputs, "MAX_JSON_BYTES", 100)
     rc, _, err = _report(capsys, run, tmp_path / "out")
-    _refused(rc, err, str(results_file(run)), "larger than")
+    _refused(rc, err, str(results_file(run)), "more than the 100 bytes allowed")
     monkeypatch.setattr(inputs, "MAX_JSON_BYTES", 64 << 20)
     monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 200)
     rc, _, err = _report(capsys, run, tmp_path / "out")
@@ -190,7 +190,7 @@ def test_files_over_the_size_limits_are_refused(run_copy, tmp_path, capsys, monk
     monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 64 << 20)
     monkeypatch.setattr(inputs, "MAX_SAMPLES_BYTES", 1000)
     rc, _, err = _report(capsys, run, tmp_path / "out")
-    _refused(rc, err, str(samples_file(run)), "larger than")
+    _refused(rc, err, str(samples_file(run)), "more than the 1,000 bytes allowed")
 
 
 # ---------------------------------------------------------------- paths
@@ -429,7 +429,7 @@ def test_report_is_a_folder_with_the_permissions_mkdir_gives(run_copy, tmp_path,
 
 
 def test_reader_errors_name_the_path_for_a_missing_file(tmp_path):
-    with pytest.raises(ReportInputError, match=r"missing\.json: no such file"):
+    with pytest.raises(ReportInputError, match=r"missing\.json does not exist"):
         inputs.load_json(tmp_path / "missing.json", "results file")
 
 

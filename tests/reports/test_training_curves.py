@@ -96,5 +96,5 @@ def test_report_trainer_state_draws_an_sft_summary_or_says_why_not(tmp_path, cap
     drawn = sorted(p.name for p in (tmp_path / "out" / "plots").glob("training_*.png"))
     assert drawn == ["training_sft_0.png"]
     assert "has no logged step" in err and str(tmp_path / "empty" / "sft_summary.json") in err
-    assert "no such file" in err and str(tmp_path / "nothing") in err
+    assert "does not exist" in err and str(tmp_path / "nothing") in err
     assert "training curves not drawn" in (tmp_path / "out" / "leaderboard.md").read_text()
