@@ -32,7 +32,8 @@ TWIFFBENCH = "twiffbench"
 # reports. The one place both spellings are written (the data calls the interpolation split hop5).
 FUTUREBENCH_SPLIT_NAMES = {"hop1": "hop1", "hop2": "hop2", "hop3": "hop3", "hop5": "interp"}
 # The metric key under which a samples line carries the task's per-sample record (lmms-eval stores the dict that
-# `process_results` returned under each metric key; every key holds the same record, so one is enough).
+# `process_results` returned under each metric key; this key's record is the complete one, TwiFF's judge reasoning is
+# stored under it only).
 SAMPLE_KEYS = {FUTUREBENCH: "future_acc", TWIFFBENCH: "twiff_avg"}
 
 
