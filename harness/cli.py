@@ -36,9 +36,11 @@ def render_rl_curves(run_dir: Path) -> None:
     from future_l1.reports.training_curves import main as curves
 
     try:
-        curves([str(run_dir)])
+        code, why = curves([str(run_dir)]), "see the line above"
     except Exception as exc:
-        print(f"warning: the RL curves could not be rendered ({type(exc).__name__}: {exc})", file=sys.stderr)
+        code, why = 1, f"{type(exc).__name__}: {exc}"
+    if code:
+        print(f"warning: the RL curves could not be rendered ({why}); the checkpoint is saved", file=sys.stderr)
 
 
 # Keyword arguments of a command module's `register`, where the harness wires a lower layer to a higher one.

@@ -131,9 +131,9 @@ def test_traceback_flag_shows_the_traceback(tmp_path, monkeypatch, capsys):
     assert rc == 2 and err.count("\n") == 1 and "must be a mapping" in err
     from future_l1.model.untrusted import InputError
 
+    monkeypatch.setenv("FUTURE_L1_TRACEBACK", "")  # main() sets it for the process; undone (unset) at teardown
     with pytest.raises(InputError, match="must be a mapping"):
         main(["train", "sft", "--config", str(config), "--traceback"])
-    monkeypatch.delenv("FUTURE_L1_TRACEBACK", raising=False)  # main() set it for the process
 
 
 @pytest.mark.parametrize("args, needle", [
