@@ -26,7 +26,9 @@ a91add2) unless said otherwise:
   adapter does).
 - Fast decoder (issue 13; `model/static_decoder.py`, `model/continuous.py`): continuous batching over `batch_size`
   slots per gen_kwargs group: when a row finishes, the next waiting request is prefilled (in chunks of at most 8
-  prompts) and takes its slot, so the batch stays full across a task. Answers are those of the eager decoder (token
+  prompts and 16,384 prompt tokens) and takes its slot, so the batch stays full across a task. `batch_size` is capped
+  to what fits in GPU memory (`model/slot_planner.py`; one log line says so) and an out-of-memory error shrinks the
+  chunk or the slots and retries the affected requests (issue 25). Answers are those of the eager decoder (token
   for token in fp32); only their order of completion differs. A failing prefill chunk is retried row by row.
 - Data parallel (torchrun / accelerate launch): one device per local rank; lmms-eval's padding requests
   (metadata "__padding_only__") are answered with "" without running the model.
@@ -34,6 +36,7 @@ a91add2) unless said otherwise:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections import OrderedDict
@@ -48,7 +51,7 @@ from lmms_eval.api.model import lmms
 from future_l1.model.adapter_args import FutureL1ModelArgs
 from future_l1.model.checkpoint import load_future_l1
 from future_l1.model.decoder import GenerationSettings
-from future_l1.model.inputs import collate, prepare_sample
+from future_l1.model.inputs import collate, merge_batches, prepare_sample
 from future_l1.model.protocol import ERROR_PREFIX, FUTURE_L1_SYSTEM_PROMPT
 
 
@@ -114,6 +117,7 @@ class FutureL1(lmms):
         compile_flag = self._device.type == "cuda" if args.compile is None else args.compile
         self.fast_options = dict(compile=compile_flag, attn=args.attn)
         self._fast_decoder = None
+        self._collate_processor = None  # the media thread's processor (fast decoder)
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------------------------
     @property
@@ -270,24 +274,40 @@ class FutureL1(lmms):
         return self._fast_decoder
 
     def _generate_continuous(self, requests, indices: list[int], settings, results: list, bar) -> None:
-        """One gen_kwargs group through `continuous_decode`: `batch_size` slots stay full across the group; media of
-        the next prefill chunk are prepared in a background thread while the GPU decodes."""
+        """One gen_kwargs group through `continuous_decode`: `batch_size` slots (at most: the decoder caps them to what
+        fits in memory) stay full across the group; media of the next prefill chunk are decoded and run through the
+        processor in a background thread while the GPU decodes; this thread only pads them into a batch."""
         from future_l1.model.continuous import continuous_decode
 
         dec = self.fast_decoder()
         parts = [indices[s : s + dec.prefill_rows] for s in range(0, len(indices), dec.prefill_rows)]
+        if self._collate_processor is None:  # the media thread's own copy: a Rust tokenizer must not be shared
+            self._collate_processor = copy.deepcopy(self.model.processor)
+
+        def prepare_collated(part):
+            """Media and processor work of one part, in the media thread: (index, one-sample batch or its error)."""
+            out = []
+            for i, sample in self._prepare(requests, part, results):
+                try:
+                    out.append((i, collate(self._collate_processor, [sample])))
+                except Exception as exc:  # raised again by collate_rows: that sample alone gets the error
+                    out.append((i, exc))
+            return out
 
         def prepared():
             with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(self._prepare, requests, parts[0], results) if parts else None
+                pending = pool.submit(prepare_collated, parts[0]) if parts else None
                 for k in range(len(parts)):
                     ready = pending.result()
                     if k + 1 < len(parts):
-                        pending = pool.submit(self._prepare, requests, parts[k + 1], results)
+                        pending = pool.submit(prepare_collated, parts[k + 1])
                     yield from ready
 
-        def collate_rows(samples):
-            batch = collate(self.model.processor, samples)
+        def collate_rows(batches):
+            for b in batches:
+                if isinstance(b, Exception):
+                    raise b
+            batch = merge_batches(batches, self.model.tokenizer.pad_token_id)
             context = getattr(getattr(self.model.backbone.config, "text_config", None), "max_position_embeddings", 0)
             longest = int(batch["attention_mask"].sum(-1).max())
             if context and longest > context:  # as _run_batch: only the over-long sample gets an error answer
