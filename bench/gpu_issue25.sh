@@ -38,6 +38,9 @@ for group, items in eps.items():
     print("\n".join(f"{k} = {v}" for k, v in items.items()))
 PY
 export PYTHONPATH=/tmp/fl1:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+# CACHE_SEED: an optional tarball of FUTURE_L1_CACHE entries (e.g. the converted Qwen3 tokenizer) to start from
+export FUTURE_L1_CACHE=${FUTURE_L1_CACHE:-/tmp/fl1cache}; mkdir -p "$FUTURE_L1_CACHE"
+[[ -n "${CACHE_SEED:-}" && -f "$CACHE_SEED" ]] && tar -xzf "$CACHE_SEED" -C "$FUTURE_L1_CACHE"
 { nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv
   python3 -c "import torch, transformers, lmms_eval, decord, cv2; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', transformers.__version__, 'lmms_eval ok, decord', decord.__version__, 'cv2', cv2.__version__)"
   df -h /dev/shm /tmp | tail -2; nproc; } > "$R/machine.txt" 2>&1

@@ -117,7 +117,6 @@ class FutureL1(lmms):
         compile_flag = self._device.type == "cuda" if args.compile is None else args.compile
         self.fast_options = dict(compile=compile_flag, attn=args.attn)
         self._fast_decoder = None
-        self._collate_processor = None  # the media thread's processor (fast decoder)
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------------------------
     @property
@@ -275,33 +274,23 @@ class FutureL1(lmms):
 
     def _generate_continuous(self, requests, indices: list[int], settings, results: list, bar) -> None:
         """One gen_kwargs group through `continuous_decode`: `batch_size` slots (at most: the decoder caps them to what
-        fits in memory) stay full across the group; media of the next prefill chunk are decoded and run through the
-        processor in a background thread while the GPU decodes; this thread only pads them into a batch."""
+        fits in memory) stay full across the group; the media of the next requests are decoded and run through the
+        processor on media threads (`model.prefetch`) while the GPU decodes; this thread only pads them into a batch."""
         from future_l1.model.continuous import continuous_decode
+        from future_l1.model.prefetch import prefetch
 
         dec = self.fast_decoder()
-        parts = [indices[s : s + dec.prefill_rows] for s in range(0, len(indices), dec.prefill_rows)]
-        if self._collate_processor is None:  # the media thread's own copy: a Rust tokenizer must not be shared
-            self._collate_processor = copy.deepcopy(self.model.processor)
 
-        def prepare_collated(part):
-            """Media and processor work of one part, in the media thread: (index, one-sample batch or its error)."""
-            out = []
-            for i, sample in self._prepare(requests, part, results):
-                try:
-                    out.append((i, collate(self._collate_processor, [sample])))
-                except Exception as exc:  # raised again by collate_rows: that sample alone gets the error
-                    out.append((i, exc))
-            return out
+        def prepare_collated(i, processor):
+            """One request's media and processor work, on a media thread: its one-sample batch (None when its media
+            failed: `_prepare` has answered it), or the collation error (raised again by collate_rows)."""
+            ready = self._prepare(requests, [i], results)
+            return collate(processor, [ready[0][1]]) if ready else None
 
-        def prepared():
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(prepare_collated, parts[0]) if parts else None
-                for k in range(len(parts)):
-                    ready = pending.result()
-                    if k + 1 < len(parts):
-                        pending = pool.submit(prepare_collated, parts[k + 1])
-                    yield from ready
+        workers = max(1, min(4, (os.cpu_count() or 1) // 4))  # 4 threads on the H200 machine's 16 cores
+        media = prefetch(indices, prepare_collated, workers=workers, ahead=workers + dec.prefill_rows,
+                         state=lambda: copy.deepcopy(self.model.processor))  # fmt: skip
+        prepared = ((i, batch) for i, batch in media if batch is not None)
 
         def collate_rows(batches):
             for b in batches:
@@ -315,7 +304,7 @@ class FutureL1(lmms):
             return batch
 
         done = 0
-        stream = continuous_decode(dec, prepared(), collate_rows, settings, self.batch_size_per_gpu,
+        stream = continuous_decode(dec, prepared, collate_rows, settings, self.batch_size_per_gpu,
                                    self.logits_processor)  # fmt: skip
         for r in stream:
             i, out = r.key, r.output
