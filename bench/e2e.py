@@ -10,8 +10,8 @@ graph capture and compilation reported apart), where the time went (collation, p
 per second, tokens per sample, latency, peak memory (allocated and reserved), the slot plan against the memory it
 predicted, and out-of-memory retries. Configurations:
 - `--slots 16,32`: that many slots asked for (`auto` asks for 256: the planner caps it to what fits);
-- `--before N`: the scheduler as it was before issue 25, in the same process: N slots, prefill chunks of 8 prompts
-  whatever their length, q/k/v and gate/up unfused;
+- `--before N`: issue 13's settings in the same process: N slots, prefill chunks of 8 prompts whatever their
+  length, q/k/v and gate/up unfused (the admission policy, every free slot filled at each poll, is today's);
 - `--eager-samples`: the eager `LatentDecoder` in fixed batches of 8 (the adapter before continuous batching).
 
 Media decoding and the chat template are not part of this figure (inputs are synthesised before the clock starts);
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     configs = [(f"FastLatentDecoder + continuous batching ({'auto' if s == 256 else s} slots asked)", n, s, {})
                for s in slot_counts]  # fmt: skip
     if args.before:
-        configs.append(("before issue 25: 8-prompt prefill chunks, unfused projections", args.before_samples or n,
+        configs.append(("issue 13's settings: 8-prompt prefill chunks, unfused projections", args.before_samples or n,
                         args.before, dict(fuse=False, prefill_tokens=1 << 30)))  # fmt: skip
     runs = []
     for label, count, slots, extra in configs:

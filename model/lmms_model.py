@@ -277,7 +277,7 @@ class FutureL1(lmms):
         fits in memory) stay full across the group; the media of the next requests are decoded and run through the
         processor on media threads (`model.prefetch`) while the GPU decodes; this thread only pads them into a batch."""
         from future_l1.model.continuous import continuous_decode
-        from future_l1.model.prefetch import prefetch
+        from future_l1.model.prefetch import Prefetch
 
         dec = self.fast_decoder()
 
@@ -288,9 +288,6 @@ class FutureL1(lmms):
             return collate(processor, [ready[0][1]]) if ready else None
 
         workers = max(1, min(4, (os.cpu_count() or 1) // 4))  # 4 threads on the H200 machine's 16 cores
-        media = prefetch(indices, prepare_collated, workers=workers, ahead=workers + dec.prefill_rows,
-                         state=lambda: copy.deepcopy(self.model.processor))  # fmt: skip
-        prepared = ((i, batch) for i, batch in media if batch is not None)
 
         def collate_rows(batches):
             for b in batches:
@@ -304,18 +301,21 @@ class FutureL1(lmms):
             return batch
 
         done = 0
-        stream = continuous_decode(dec, prepared, collate_rows, settings, self.batch_size_per_gpu,
-                                   self.logits_processor)  # fmt: skip
-        for r in stream:
-            i, out = r.key, r.output
-            if out is None:
-                err = r.extra.get("error")
-                results[i] = GenerationResult(f"{ERROR_PREFIX}{type(err).__name__}: {err}", TokenCounts(0, 0, 0))
-            else:
-                out.extra["prompt_tokens"] = r.prompt_tokens
-                results[i] = GenerationResult(out.text, TokenCounts(r.prompt_tokens, out.text_tokens, out.latent_steps))
-                if self.save_latents is not None:
-                    self._write_latents(requests[i], out)
-            done += 1
-            bar.update(1)
+        media = Prefetch(indices, prepare_collated, workers=workers, ahead=workers + dec.prefill_rows,
+                         state=lambda: copy.deepcopy(self.model.processor), drop=lambda batch: batch is None)  # fmt: skip
+        with media:
+            for r in continuous_decode(dec, media, collate_rows, settings, self.batch_size_per_gpu,
+                                       self.logits_processor):  # fmt: skip
+                i, out = r.key, r.output
+                if out is None:
+                    err = r.extra.get("error")
+                    results[i] = GenerationResult(f"{ERROR_PREFIX}{type(err).__name__}: {err}", TokenCounts(0, 0, 0))
+                else:
+                    out.extra["prompt_tokens"] = r.prompt_tokens
+                    counts = TokenCounts(r.prompt_tokens, out.text_tokens, out.latent_steps)
+                    results[i] = GenerationResult(out.text, counts)
+                    if self.save_latents is not None:
+                        self._write_latents(requests[i], out)
+                done += 1
+                bar.update(1)
         bar.update(len(indices) - done)  # samples whose media failed were answered by _prepare

@@ -52,7 +52,7 @@ def test_prefill_bench_tiny(tmp_path):
 def test_e2e_bench_tiny_with_the_before_configuration(tmp_path):
     assert _load("e2e").main(["--tiny", "--before", "2", "--eager-samples", "0", "--out", str(tmp_path)]) == 0
     runs = json.loads((tmp_path / "e2e_bench_tiny.json").read_text())["runs"]
-    assert [r["method"].startswith("before issue 25") for r in runs] == [False, True]
+    assert [r["method"].startswith("issue 13's settings") for r in runs] == [False, True]
     for r in runs:
         assert "error" not in r, r
         assert r["answered_once"] and r["errors"] == 0 and r["oom_retries"] == 0
