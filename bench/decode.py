@@ -90,6 +90,12 @@ class _NoTokenizer:
         return ""
 
 
+def device_and_dtype(tiny: bool) -> tuple[torch.device, torch.dtype]:
+    """The benches' device (CUDA when there is one, the CPU for --tiny) and weight dtype (bf16 on CUDA, fp32 on CPU)."""
+    device = torch.device("cpu" if tiny or not torch.cuda.is_available() else "cuda")
+    return device, torch.float32 if device.type == "cpu" else torch.bfloat16
+
+
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()

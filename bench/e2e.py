@@ -115,8 +115,7 @@ def main(argv=None) -> int:
     from future_l1.model.tokens import LatentIds
 
     tiny = args.tiny
-    device = torch.device("cpu" if tiny or not torch.cuda.is_available() else "cuda")
-    dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
+    device, dtype = bench.device_and_dtype(tiny)
     frames, size = args.frames or (4 if tiny else 32), args.size or (64 if tiny else 448)
     n = args.samples or (6 if tiny else 64)
     n_eager = args.eager_samples if args.eager_samples is not None else (2 if tiny else 8)

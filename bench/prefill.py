@@ -137,8 +137,7 @@ def main(argv=None) -> int:
     from future_l1.model.decoder import LatentBudget, LatentDecoder
 
     tiny = args.tiny
-    device = torch.device("cpu" if tiny or not torch.cuda.is_available() else "cuda")
-    dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
+    device, dtype = bench.device_and_dtype(tiny)
     frames, size = args.frames or (4 if tiny else 32), args.size or (64 if tiny else 864)
     repeat = 1 if tiny else args.repeat
     began = time.perf_counter()
