@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from future_l1.harness.identity import stable_json
+from future_l1.model.distributed import place
 
 PACKAGES = ("future-l1", "lmms-eval", "torch", "transformers", "accelerate", "datasets", "av", "numpy")
 
@@ -146,7 +147,7 @@ def environment() -> dict[str, Any]:
         "packages": versions,
         "gpu": gpu,
         "git_hash": git_hash(),
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": place().world_size,
         "hf_offline": os.environ.get("HF_HUB_OFFLINE"),
     }
 
