@@ -29,8 +29,41 @@ def test_paper_config_loads_with_table_9_values_and_the_judge_off():
     assert (cfg.num_generations, cfg.temperature, cfg.top_p, cfg.epsilon, cfg.epsilon_high) == (8, 0.9, 0.99, 0.2, 0.28)
     assert (cfg.learning_rate, cfg.beta, cfg.max_sampling_tries, cfg.loss_type) == (1e-6, 0.01, 20, "dapo")
     assert cfg.reward_weights_eq7 == (0.9, 0.1, 0.2, 0.1) and cfg.judge == "off"
+    assert (cfg.latent_logprob_kappa, cfg.delta, cfg.format_mode, cfg.scale_rewards) == (0.01, 3.0, "interleaved",
+                                                                                          "group")  # fmt: skip
+    # one rollout batch of 64 prompts x 8 on 8 GPUs, 4 optimiser steps of 16 prompts each
+    assert (cfg.mini_batches, cfg.steps_per_generation, cfg.gradient_accumulation_steps) == (4, 8, 2)
+    assert cfg.per_device_train_batch_size * cfg.steps_per_generation * 8 == 64 * 8
     with pytest.raises(ValueError, match="judge must be"):
         load_rl_config(None, judge="sometimes", use_cpu=True)
+
+
+@pytest.mark.parametrize(
+    ("keys", "mini", "spg"),
+    [({}, 4, 4), ({"mini_batches": 1}, 1, 1), ({"gradient_accumulation_steps": 2}, 4, 8),
+     ({"steps_per_generation": 6, "gradient_accumulation_steps": 3}, 2, 6), ({"generation_batch_size": 24}, 3, 3)],
+)  # fmt: skip
+def test_mini_batches_are_optimiser_steps_per_rollout_batch(keys, mini, spg):
+    from future_l1.training.rl.config import load_rl_config
+
+    cfg = load_rl_config(None, use_cpu=True, per_device_train_batch_size=8, **keys)
+    assert (cfg.mini_batches, cfg.steps_per_generation) == (mini, spg)
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [({"mini_batches": 0}, "mini_batches must be >= 1"),
+     ({"steps_per_generation": 3, "gradient_accumulation_steps": 2}, "must be a multiple of gradient_accumulation"),
+     ({"steps_per_generation": 4, "mini_batches": 2}, r"mini_batches \(2\) disagrees"),
+     ({"scale_rewards": "token"}, "scale_rewards must be one of"),
+     ({"format_mode": "any"}, "format_mode must be one of"),
+     ({"latent_logprob_kappa": -0.01}, "latent_logprob_kappa must be >= 0")],
+)  # fmt: skip
+def test_bad_rl_settings_are_refused_with_the_fix(keys, message):
+    from future_l1.training.rl.config import load_rl_config
+
+    with pytest.raises(ValueError, match=message):
+        load_rl_config(None, use_cpu=True, per_device_train_batch_size=8, **keys)
 
 
 def test_resume_skips_a_checkpoint_the_kill_left_half_written(tmp_path, caplog):
