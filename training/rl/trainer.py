@@ -243,6 +243,8 @@ class LADAPOTrainer(GRPOTrainer):
         spans = [s for row in ro["span_lengths"] for s in row]
         m["latent/spans_per_sample"].append(len(spans) / len(ro["span_lengths"]))
         m["latent/span_len_mean"].append(sum(spans) / len(spans) if spans else 0.0)
+        norms = [lat.float().norm(dim=-1) for lat in ro["latents"] if lat.shape[0]]
+        m["latent/norm_mean"].append(torch.cat(norms).mean().item() if norms else 0.0)  # |z|: κ⟨μ, z⟩ scales with it
         m["completions/mean_length"].append(float(completion_mask.sum(1).float().mean()))
         m["completions/clipped_ratio"].append(truncated.float().mean().item())
         if self.judge is not None:
