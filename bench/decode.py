@@ -6,8 +6,10 @@ process so ratios compare directly:
 - floor: language-model weight bytes (and the KV bytes read at the mean context) over the copy bandwidth measured
   here (a device-to-device copy, bytes read + written);
 - transformers generate (dynamic cache; `--static-generate` adds cache_implementation="static", which compiles);
-- LatentDecoder (eager reference) and FastLatentDecoder (static cache + CUDA graph per (batch, KV bucket); variants:
-  attention as GQA batched matmuls or SDPA with enable_gqa, and the decoder layer compiled with torch.compile);
+- LatentDecoder (eager reference) and FastLatentDecoder (static cache + CUDA graph per (batch, KV bucket); variants
+  (`--variants`): attention as GQA batched matmuls, SDPA with enable_gqa, FlexAttention or fused reductions, the
+  decoder layer compiled with torch.compile, and q/k/v and gate/up as one fused GEMV each (the default) or apart
+  (the "-unfused" variants: the decoder before issue 25, for before/after figures in one process);
 - a kernel-time profile of the fast step run without graphs (where the time goes), and memory per row.
 Latent spans are forced every `--span-every` generated tokens, fixed budget `--latent-tokens`.
 
@@ -86,6 +88,12 @@ class _NoTokenizer:
 
     def decode(self, ids, skip_special_tokens=False):
         return ""
+
+
+def device_and_dtype(tiny: bool) -> tuple[torch.device, torch.dtype]:
+    """The benches' device (CUDA when there is one, the CPU for --tiny) and weight dtype (bf16 on CUDA, fp32 on CPU)."""
+    device = torch.device("cpu" if tiny or not torch.cuda.is_available() else "cuda")
+    return device, torch.float32 if device.type == "cpu" else torch.bfloat16
 
 
 def _sync(device):
@@ -170,6 +178,22 @@ class SpanForcer:
 
     def __call__(self, generated, scores):
         return self.graph_call(torch.full((scores.shape[0],), generated.shape[1], device=scores.device), scores)
+
+
+UNFUSED = "unfused q/k/v and gate/up"
+# --variants: name -> (row label, FastLatentDecoder kwargs). Projections are fused (one GEMV for q/k/v, one for
+# gate/up) unless the variant says otherwise; "-unfused" variants are the decoder before issue 25, for before/after.
+VARIANTS = {
+    "graph": ("FastLatentDecoder (graph, GQA matmul)", dict(attn="matmul")),
+    "graph-unfused": (f"FastLatentDecoder (graph, GQA matmul, {UNFUSED})", dict(attn="matmul", fuse=False)),
+    "sdpa": ("FastLatentDecoder (graph, SDPA enable_gqa)", dict(attn="sdpa")),
+    "compiled-matmul": ("FastLatentDecoder (graph + compiled layer, matmul attention)", dict(attn="matmul", compile=True)),
+    "compiled-matmul-unfused": (f"FastLatentDecoder (graph + compiled layer, matmul attention, {UNFUSED})",
+                                dict(attn="matmul", compile=True, fuse=False)),
+    "compiled-flex": ("FastLatentDecoder (graph + compiled layer, flex attention)", dict(attn="flex", compile=True)),
+    "compiled-reduce": ("FastLatentDecoder (graph + compiled layer, reduce attention)", dict(attn="reduce", compile=True)),
+}  # fmt: skip
+DEFAULT_VARIANTS = "graph,compiled-matmul,compiled-flex,compiled-reduce"
 
 
 def fast_decoder(model, latent_tokens: int, **kwargs):
@@ -264,11 +288,7 @@ def _best(rows: list[dict], batch: int) -> dict | None:
 
 
 def _variant_kwargs(row: dict | None) -> dict:
-    name = row["method"] if row else ""
-    kw = {"attn": next((a for a in ("flex", "reduce", "sdpa") if a in name.lower()), "matmul")}
-    if "compiled" in name:
-        kw["compile"] = True
-    return kw
+    return dict(VARIANTS[row.get("variant", "graph")][1]) if row else dict(VARIANTS["graph"][1])
 
 
 def copy_bandwidth(device) -> float:
@@ -305,9 +325,10 @@ def main(argv=None) -> int:
     ap.add_argument("--span-every", type=int, default=48)
     ap.add_argument("--attn", default="sdpa", help="transformers attention implementation (prefill, generate)")
     ap.add_argument("--static-generate", action="store_true", help="add generate with a static cache (compiles)")
+    ap.add_argument("--variants", default=DEFAULT_VARIANTS, help=f"fast-path variants, of: {', '.join(VARIANTS)} "
+                    "(compiled ones run on CUDA only)")  # fmt: skip
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants of the fast path")
-    ap.add_argument("--compiled-attn", default="matmul,flex,reduce", help="attention forms of the compiled variants")
-    ap.add_argument("--sdpa", action="store_true", help="add the uncompiled SDPA (enable_gqa) variant")
+    ap.add_argument("--skip-reference", action="store_true", help="skip transformers generate and the eager decoder")
     ap.add_argument("--budget-s", type=float, default=420.0, help="skip optional rows after this many seconds")
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
     args = ap.parse_args(argv)
@@ -345,7 +366,7 @@ def main(argv=None) -> int:
 
     rows = []
 
-    def add(name, b, prompt, fn, optional=False):
+    def add(name, b, prompt, fn, optional=False, variant=None):
         if optional and time.perf_counter() - began > args.budget_s:
             r = {"skipped": f"time budget ({args.budget_s:.0f} s) spent", "prefill_s": float("nan"), "decode_steps": 0,
                  "decode_s": float("nan")}  # fmt: skip
@@ -360,6 +381,8 @@ def main(argv=None) -> int:
                 r = {"error": f"{type(exc).__name__}: {exc}", "trace": trace[-1500:],
                      "prefill_s": float("nan"), "decode_steps": 0, "decode_s": float("nan")}  # fmt: skip
         r.update(method=name, batch=b, prompt_tokens=prompt)
+        if variant is not None:
+            r["variant"] = variant
         r["steps_per_s_per_row"] = r["decode_steps"] / r["decode_s"] if r["decode_steps"] else float("nan")
         r["row_steps_per_s"] = r["steps_per_s_per_row"] * b
         if b in floors:
@@ -383,30 +406,32 @@ def main(argv=None) -> int:
         rows.append(f)
         print(json.dumps(f), flush=True)
 
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    variants = [v for v in variants if device.type == "cuda" or not VARIANTS[v][1].get("compile")]
+    if args.no_compile:
+        variants = [v for v in variants if not VARIANTS[v][1].get("compile")]
     small = build_inputs(1, frames, size, device, dtype)
     prompt = int(small["input_ids"].shape[1])
     for b in batches:
         inputs = build_inputs(b, frames, size, device, dtype)
         floor_row(b, prompt)
-        add("transformers generate (dynamic cache, no latents)", b, prompt,
-            lambda i=inputs: bench_generate(model, i, ref_steps, device))  # fmt: skip
-        if args.static_generate:
-            add("transformers generate (static cache, compiled, no latents)", b, prompt,
-                lambda i=inputs: bench_generate(model, i, ref_steps, device, cache_implementation="static"),
-                optional=True)  # fmt: skip
-        add("LatentDecoder (eager reference)", b, prompt,
-            lambda i=inputs: bench_latent(model, i, ref_steps, device, latent_tokens, span_every))  # fmt: skip
-        variants = [("FastLatentDecoder (graph, GQA matmul)", dict(attn="matmul"), False)]
-        if device.type == "cuda":
-            if args.sdpa:
-                variants.append(("FastLatentDecoder (graph, SDPA enable_gqa)", dict(attn="sdpa"), True))
-            if not args.no_compile:
-                for attn in args.compiled_attn.split(","):
-                    variants.append((f"FastLatentDecoder (graph + compiled layer, {attn} attention)",
-                                     dict(attn=attn, compile=True), True))  # fmt: skip
-        for name, kw, optional in variants:
+        if not args.skip_reference:
+            add("transformers generate (dynamic cache, no latents)", b, prompt,
+                lambda i=inputs: bench_generate(model, i, ref_steps, device))  # fmt: skip
+            if args.static_generate:
+                add("transformers generate (static cache, compiled, no latents)", b, prompt,
+                    lambda i=inputs: bench_generate(model, i, ref_steps, device, cache_implementation="static"),
+                    optional=True)  # fmt: skip
+            add("LatentDecoder (eager reference)", b, prompt,
+                lambda i=inputs: bench_latent(model, i, ref_steps, device, latent_tokens, span_every))  # fmt: skip
+        for key in variants:
+            name, kw = VARIANTS[key]
             add(name, b, prompt, lambda i=inputs, kw=kw, b=b: bench_fast(model, i, b, steps, device, latent_tokens,
-                                                                         span_every, **kw), optional)  # fmt: skip
+                                                                         span_every, **kw),
+                optional=key != variants[0], variant=key)  # fmt: skip
         del inputs
 
     profile = {}
@@ -437,8 +462,9 @@ def main(argv=None) -> int:
         floor_row(big, prompt)
         best = _best(rows, batches[-1])
         kw = _variant_kwargs(best)
-        add(best["method"] if best else "FastLatentDecoder (graph, GQA matmul)", big, prompt,
-            lambda: bench_fast(model, inputs, big, steps, device, latent_tokens, span_every, **kw), True)  # fmt: skip
+        add(best["method"] if best else VARIANTS["graph"][0], big, prompt,
+            lambda: bench_fast(model, inputs, big, steps, device, latent_tokens, span_every, **kw), True,
+            variant=best.get("variant") if best else "graph")  # fmt: skip
 
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     import transformers

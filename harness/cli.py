@@ -3,16 +3,22 @@
 Each subpackage that adds commands has a `cli` module with `register(subparsers)`; the parsers it adds set
 `func=handler`, where `handler(args) -> int` is the exit code. Heavy imports stay inside the handlers so that
 `future-l1 --help` answers at once.
+
+Errors: a bad command line, config or input file ends in `error: …` lines naming the input and the fix, and exit 2
+(argparse's usage errors are one line too); any other failure is one `error:` line and exit 1. `--traceback` (on
+every command) or FUTURE_L1_TRACEBACK=1 shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from future_l1.harness import __version__
+from future_l1.model.untrusted import InputError
 
 COMMAND_MODULES = (
     "future_l1.harness.commands",
@@ -23,8 +29,15 @@ COMMAND_MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line (subparsers inherit the class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="future-l1",
         description="Evaluate and train Future-L1 (interleaved latent visual reasoning) video event prediction models.",
     )
@@ -38,16 +51,64 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(subparsers)
+    for each in all_parsers(parser):
+        each.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                          help="show the traceback of an error (for debugging)")  # fmt: skip
+    return parser
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """`parser` and every subparser below it (the `future-l1` command tree)."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                found += all_parsers(sub)
+    return found
+
+
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The deepest (sub)command parser that `argv` names."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for i, token in enumerate(argv):
+                if token in action.choices:
+                    return _command_parser(action.choices[token], argv[i + 1 :])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named by the command they were given to, not by `future-l1`
+            _command_parser(parser, argv).error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # --help / --version (0) or a usage error (2, its line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    if getattr(args, "traceback", False):
+        os.environ["FUTURE_L1_TRACEBACK"] = "1"
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
-    return int(args.func(args) or 0)
+    debug = bool(os.environ.get("FUTURE_L1_TRACEBACK"))
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        if debug:
+            raise
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        text = (f"{type(exc).__name__}: {exc}".strip().splitlines() or [type(exc).__name__])[0][:500]
+        print(f"error: {text} (run again with --traceback to see where)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

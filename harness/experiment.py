@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from future_l1.model.cli_args import count, number
+
 TASK = "futurebench_future_l1"
 VARIANTS = ("latent", "text", "latent_off")  # (a), (b), (c); (d) is the answer prior
 PRIOR = "answer_prior"
@@ -636,15 +638,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="CI mode: one seed, small sets (a few minutes on 2 cores)")
     p.add_argument("--out", type=Path, default=Path("experiments/latent-vs-text"), help="output folder")
     p.add_argument("--split", choices=("val", "test"), default="test", help="evaluate on val (tuning) or test")
-    p.add_argument("--seeds", type=int, nargs="+", help="SFT seeds (override the mode's)")
-    p.add_argument("--steps", type=int, help="SFT steps (override)")
-    p.add_argument("--n-train", type=int, help="training items (override)")
-    p.add_argument("--n-eval", type=int, help="items of the evaluated split (override)")
-    p.add_argument("--latent-lambda", type=float, help="λ of latent SFT (override)")
-    p.add_argument("--max-latent-token", type=int, help="L_max, latent tokens per future frame (override)")
-    p.add_argument("--learning-rate", type=float, help="SFT learning rate (override)")
-    p.add_argument("--batch-size", type=int, help="SFT batch size (override)")
-    p.add_argument("--workers", type=int, help="SFT processes at once (default 2; one CPU thread each)")
+    # typed values (future_l1.model.cli_args): `--steps 0` or a NaN λ is one error line before any work starts
+    p.add_argument("--seeds", type=count(0), nargs="+", help="SFT seeds (override the mode's)")
+    p.add_argument("--steps", type=count(1), help="SFT steps (override)")
+    p.add_argument("--n-train", type=count(1), help="training items (override)")
+    p.add_argument("--n-eval", type=count(1), help="items of the evaluated split (override)")
+    p.add_argument("--latent-lambda", type=number(0), help="λ of latent SFT (override)")
+    p.add_argument("--max-latent-token", type=count(1), help="L_max, latent tokens per future frame (override)")
+    p.add_argument("--learning-rate", type=number(0, low_open=True), help="SFT learning rate (override)")
+    p.add_argument("--batch-size", type=count(1), help="SFT batch size (override)")
+    p.add_argument("--workers", type=count(1), help="SFT processes at once (default 2; one CPU thread each)")
     p.add_argument("--random-vision", action="store_true",
                    help="keep the tiny model's random vision encoder (the earlier, null setting) instead of the "
                         "pretrained toy encoder")  # fmt: skip

@@ -299,3 +299,27 @@ def collate(processor, samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
     if "mm_token_type_ids" not in batch:
         batch["mm_token_type_ids"] = torch.zeros_like(batch["input_ids"])
     return batch
+
+
+SEQUENCE_PADS = {"input_ids": None, "attention_mask": 0, "mm_token_type_ids": 0, "token_type_ids": 0}
+
+
+def merge_batches(batches: Sequence[dict[str, torch.Tensor]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Batches from `collate` (one sample each, typically) as one left-padded batch, equal to what `collate` returns
+    for all their samples at once: token tensors left-padded (`pad_token_id`, mask 0), vision tensors concatenated.
+
+    It lets the adapter run `collate` (the processor's pixel work: rescale, normalise, patchify) for each sample in
+    its media thread, leaving only the padding to the thread that drives the GPU."""
+    if len(batches) == 1:
+        return dict(batches[0])
+    width = max(int(b["input_ids"].shape[1]) for b in batches)
+    out: dict[str, torch.Tensor] = {}
+    for key in dict.fromkeys(k for b in batches for k in b):
+        parts = [b[key] for b in batches if key in b]
+        if key in SEQUENCE_PADS:
+            if len(parts) != len(batches):
+                raise ValueError(f"merge_batches: {key!r} is missing from some batches")
+            value = pad_token_id if SEQUENCE_PADS[key] is None else SEQUENCE_PADS[key]
+            parts = [torch.nn.functional.pad(t, (width - t.shape[1], 0), value=value) for t in parts]
+        out[key] = torch.cat(parts)
+    return out

@@ -26,7 +26,9 @@ a91add2) unless said otherwise:
   adapter does).
 - Fast decoder (issue 13; `model/static_decoder.py`, `model/continuous.py`): continuous batching over `batch_size`
   slots per gen_kwargs group: when a row finishes, the next waiting request is prefilled (in chunks of at most 8
-  prompts) and takes its slot, so the batch stays full across a task. Answers are those of the eager decoder (token
+  prompts and 16,384 prompt tokens) and takes its slot, so the batch stays full across a task. `batch_size` is capped
+  to what fits in GPU memory (`model/slot_planner.py`; one log line says so) and an out-of-memory error shrinks the
+  chunk or the slots and retries the affected requests (issue 25). Answers are those of the eager decoder (token
   for token in fp32); only their order of completion differs. A failing prefill chunk is retried row by row.
 - Data parallel (torchrun / accelerate launch): one device per local rank; lmms-eval's padding requests
   (metadata "__padding_only__") are answered with "" without running the model.
@@ -34,6 +36,7 @@ a91add2) unless said otherwise:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections import OrderedDict
@@ -48,7 +51,7 @@ from lmms_eval.api.model import lmms
 from future_l1.model.adapter_args import FutureL1ModelArgs
 from future_l1.model.checkpoint import load_future_l1
 from future_l1.model.decoder import GenerationSettings
-from future_l1.model.inputs import collate, prepare_sample
+from future_l1.model.inputs import collate, merge_batches, prepare_sample
 from future_l1.model.protocol import ERROR_PREFIX, FUTURE_L1_SYSTEM_PROMPT
 
 
@@ -270,24 +273,27 @@ class FutureL1(lmms):
         return self._fast_decoder
 
     def _generate_continuous(self, requests, indices: list[int], settings, results: list, bar) -> None:
-        """One gen_kwargs group through `continuous_decode`: `batch_size` slots stay full across the group; media of
-        the next prefill chunk are prepared in a background thread while the GPU decodes."""
+        """One gen_kwargs group through `continuous_decode`: `batch_size` slots (at most: the decoder caps them to what
+        fits in memory) stay full across the group; the media of the next requests are decoded and run through the
+        processor on media threads (`model.prefetch`) while the GPU decodes; this thread only pads them into a batch."""
         from future_l1.model.continuous import continuous_decode
+        from future_l1.model.prefetch import Prefetch
 
         dec = self.fast_decoder()
-        parts = [indices[s : s + dec.prefill_rows] for s in range(0, len(indices), dec.prefill_rows)]
 
-        def prepared():
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(self._prepare, requests, parts[0], results) if parts else None
-                for k in range(len(parts)):
-                    ready = pending.result()
-                    if k + 1 < len(parts):
-                        pending = pool.submit(self._prepare, requests, parts[k + 1], results)
-                    yield from ready
+        def prepare_collated(i, processor):
+            """One request's media and processor work, on a media thread: its one-sample batch (None when its media
+            failed: `_prepare` has answered it), or the collation error (raised again by collate_rows)."""
+            ready = self._prepare(requests, [i], results)
+            return collate(processor, [ready[0][1]]) if ready else None
 
-        def collate_rows(samples):
-            batch = collate(self.model.processor, samples)
+        workers = max(1, min(4, (os.cpu_count() or 1) // 4))  # 4 threads on the H200 machine's 16 cores
+
+        def collate_rows(batches):
+            for b in batches:
+                if isinstance(b, Exception):
+                    raise b
+            batch = merge_batches(batches, self.model.tokenizer.pad_token_id)
             context = getattr(getattr(self.model.backbone.config, "text_config", None), "max_position_embeddings", 0)
             longest = int(batch["attention_mask"].sum(-1).max())
             if context and longest > context:  # as _run_batch: only the over-long sample gets an error answer
@@ -295,18 +301,21 @@ class FutureL1(lmms):
             return batch
 
         done = 0
-        stream = continuous_decode(dec, prepared(), collate_rows, settings, self.batch_size_per_gpu,
-                                   self.logits_processor)  # fmt: skip
-        for r in stream:
-            i, out = r.key, r.output
-            if out is None:
-                err = r.extra.get("error")
-                results[i] = GenerationResult(f"{ERROR_PREFIX}{type(err).__name__}: {err}", TokenCounts(0, 0, 0))
-            else:
-                out.extra["prompt_tokens"] = r.prompt_tokens
-                results[i] = GenerationResult(out.text, TokenCounts(r.prompt_tokens, out.text_tokens, out.latent_steps))
-                if self.save_latents is not None:
-                    self._write_latents(requests[i], out)
-            done += 1
-            bar.update(1)
+        media = Prefetch(indices, prepare_collated, workers=workers, ahead=workers + dec.prefill_rows,
+                         state=lambda: copy.deepcopy(self.model.processor), drop=lambda batch: batch is None)  # fmt: skip
+        with media:
+            for r in continuous_decode(dec, media, collate_rows, settings, self.batch_size_per_gpu,
+                                       self.logits_processor):  # fmt: skip
+                i, out = r.key, r.output
+                if out is None:
+                    err = r.extra.get("error")
+                    results[i] = GenerationResult(f"{ERROR_PREFIX}{type(err).__name__}: {err}", TokenCounts(0, 0, 0))
+                else:
+                    out.extra["prompt_tokens"] = r.prompt_tokens
+                    counts = TokenCounts(r.prompt_tokens, out.text_tokens, out.latent_steps)
+                    results[i] = GenerationResult(out.text, counts)
+                    if self.save_latents is not None:
+                        self._write_latents(requests[i], out)
+                done += 1
+                bar.update(1)
         bar.update(len(indices) - done)  # samples whose media failed were answered by _prepare

@@ -101,16 +101,21 @@ def decode_layer(x, cos, sin, bias, kc, vc, pos, rows, w: tuple, consts: tuple, 
     """One Qwen3-VL text decoder layer for one token per row over the static cache (the unit that is compiled).
 
     x [B,1,H]; cos/sin [B,1,D]; bias [B,La] fp32 (0 or -inf); kc/vc [B,Hkv,L,D] (the new K/V are written at column
-    `pos` of each row); w: (ln1, q, q_norm, k, k_norm, v, o, ln2, gate, up, down) weights; consts: (head_dim, kv_heads,
+    `pos` of each row); w: (ln1, qkv, q_norm, k_norm, o, ln2, gate_up, down) weights, where qkv and gate_up are one
+    fused matrix each (`fuse_projections`) or the tuples (q, k, v) and (gate, up); consts: (head_dim, kv_heads,
     scaling, eps, attn) where attn is "matmul" (GQA as batched matmuls, softmax in fp32) or "sdpa" (enable_gqa).
     """
-    ln1, wq, qn, wk, kn, wv, wo, ln2, wg, wu, wd = w
+    ln1, wqkv, qn, kn, wo, ln2, wgu, wd = w
     hd, hkv, scaling, eps, attn = consts
     B = x.shape[0]
     h = _rms(x, ln1, eps)
-    q = _rms(F.linear(h, wq).view(B, 1, -1, hd), qn, eps).transpose(1, 2)
-    k = _rms(F.linear(h, wk).view(B, 1, -1, hd), kn, eps).transpose(1, 2)
-    v = F.linear(h, wv).view(B, 1, -1, hd).transpose(1, 2)
+    if isinstance(wqkv, tuple):
+        q, k, v = (F.linear(h, m) for m in wqkv)
+    else:  # one GEMV for q, k and v; the split is a view
+        q, k, v = F.linear(h, wqkv).split([wqkv.shape[0] - 2 * hkv * hd, hkv * hd, hkv * hd], dim=-1)
+    q = _rms(q.view(B, 1, -1, hd), qn, eps).transpose(1, 2)
+    k = _rms(k.view(B, 1, -1, hd), kn, eps).transpose(1, 2)
+    v = v.view(B, 1, -1, hd).transpose(1, 2)
     q, k = _apply_rotary(q, k, cos, sin)
     kc[rows, :, pos] = k[:, :, 0]
     vc[rows, :, pos] = v[:, :, 0]
@@ -135,7 +140,54 @@ def decode_layer(x, cos, sin, bias, kc, vc, pos, rows, w: tuple, consts: tuple, 
         o = torch.matmul(s.softmax(-1).to(V.dtype), V)
     x = x + F.linear(o.reshape(B, 1, -1), wo)
     h = _rms(x, ln2, eps)
-    return x + F.linear(F.silu(F.linear(h, wg)) * F.linear(h, wu), wd)
+    if isinstance(wgu, tuple):
+        gate, up = (F.linear(h, m) for m in wgu)
+    else:  # one GEMV for gate and up
+        gate, up = F.linear(h, wgu).chunk(2, dim=-1)
+    return x + F.linear(F.silu(gate) * up, wd)
+
+
+def _fused(modules: Sequence[torch.nn.Linear], owner: torch.nn.Module, name: str) -> torch.Tensor:
+    """The weights of `modules` (bias-free linears of one layer) as one matrix stacked along the output dimension.
+
+    The matrix is built once and the modules' weights become row slices (views) of it, so the fused and the
+    separate forms share memory (no copy stays behind) and any later in-place update of either is seen by both.
+    `owner` keeps the matrix (a plain attribute: not in the state dict); a model moved or reloaded since (its weights
+    no longer views of the kept matrix) is fused again. transformers saves such disjoint views as separate tensors.
+    """
+    kept = getattr(owner, name, None)
+    if kept is not None:
+        start = 0
+        fits = True
+        for m in modules:
+            rows = m.weight.shape[0]
+            fits = (
+                fits
+                and m.weight.data_ptr() == kept[start : start + rows].data_ptr()
+                and m.weight.shape[1:] == kept.shape[1:]
+            )
+            start += rows
+        if fits and start == kept.shape[0]:
+            return kept
+    if any(m.bias is not None for m in modules):
+        raise ValueError(f"{name}: fusing needs bias-free projections")
+    with torch.inference_mode(False), torch.no_grad():
+        fused = torch.cat([m.weight.detach() for m in modules], dim=0)
+        start = 0
+        for m in modules:
+            rows = m.weight.shape[0]
+            m.weight = torch.nn.Parameter(fused[start : start + rows], requires_grad=m.weight.requires_grad)
+            start += rows
+    setattr(owner, name, fused)
+    return fused
+
+
+def fuse_projections(layer) -> tuple[torch.Tensor, torch.Tensor]:
+    """(q|k|v, gate|up) of one Qwen3-VL text layer as two fused matrices (see `_fused`)."""
+    attn, mlp = layer.self_attn, layer.mlp
+    qkv = _fused([attn.q_proj, attn.k_proj, attn.v_proj], attn, "_future_l1_qkv")
+    gate_up = _fused([mlp.gate_proj, mlp.up_proj], mlp, "_future_l1_gate_up")
+    return qkv, gate_up
 
 
 @dataclass
@@ -218,6 +270,9 @@ class DecodeSession:
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.graph_pool = None
         self.capture_s = 0.0
+        self.prefill_s = 0.0  # wall time of admissions (prefill and cache copy; admit ends with a device sync)
+        self.prefill_rows = 0
+        self.prefill_tokens = 0
         self.use_graphs = decoder.use_graphs and dev.type == "cuda"
         self.split = self.processor is not None and not self.graph_processor
         self.mutable = [self.hidden, self.logits, self.last_token, self.in_latent, self.span_len, self.finished,
@@ -235,12 +290,12 @@ class DecodeSession:
     def admit(self, batch: Mapping[str, torch.Tensor], keys: Sequence[object], slots: Sequence[int] | None = None):
         """Prefill a left-padded batch and place its rows into free slots (all of them start at the next step)."""
         dec, dev = self.dec, self.device
-        batch = {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         n = batch["input_ids"].shape[0]
         slots = list(slots) if slots is not None else self.free_slots()[:n]
         if len(slots) != n or len(keys) != n or any(s in self.rows for s in slots):
             raise ValueError("admit needs one free slot and one key per row")
         started = time.perf_counter()
+        batch = {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         hidden, logits, cache, _, deltas = dec.prefill(batch)
         mask = batch["attention_mask"]
         plen = mask.sum(-1)
@@ -280,6 +335,9 @@ class DecodeSession:
         self.latent_flags[idx] = False
         for i, s in enumerate(slots):
             self.rows[s] = _Row(keys[i], plist[i], self.step_count, started)
+        self.prefill_s += time.perf_counter() - started
+        self.prefill_rows += n
+        self.prefill_tokens += int(sum(plist))
 
     @torch.inference_mode()
     def admit_copy(self, src: int, slots: Sequence[int], keys: Sequence[object]) -> None:
@@ -298,15 +356,17 @@ class DecodeSession:
             self.rows[s] = _Row(key, r.prompt_len, r.joined_at, r.started)
 
     def grow(self, max_len: int) -> None:
-        """Enlarge the cache to `max_len` columns (a longer prompt arrived); captured graphs are dropped."""
+        """Enlarge the cache to `max_len` columns (a longer prompt arrived); captured graphs are dropped. All new
+        tensors are allocated before any is swapped in, so an out-of-memory error leaves the session as it was."""
         if max_len <= self.L:
             return
-        for caches in (self.k_cache, self.v_cache):
-            for i, c in enumerate(caches):
-                new = torch.zeros((*c.shape[:2], max_len, c.shape[3]), dtype=c.dtype, device=c.device)
-                new[:, :, : self.L] = c
-                caches[i] = new
+        grown = [[torch.zeros((*c.shape[:2], max_len, c.shape[3]), dtype=c.dtype, device=c.device) for c in caches]
+                 for caches in (self.k_cache, self.v_cache)]  # fmt: skip
         valid = torch.zeros(self.slots, max_len, dtype=torch.bool, device=self.device)
+        for caches, new in zip((self.k_cache, self.v_cache), grown, strict=True):
+            for i, c in enumerate(caches):
+                new[i][:, :, : self.L] = c
+                caches[i] = new[i]
         valid[:, : self.L] = self.kv_valid
         self.kv_valid, self.L = valid, int(max_len)
         self.graphs.clear()
@@ -425,8 +485,13 @@ class DecodeSession:
             graph = torch.cuda.CUDAGraph()
             if self.generator is not None and hasattr(graph, "register_generator_state"):
                 graph.register_generator_state(self.generator)
-            with torch.cuda.graph(graph, pool=self.graph_pool):
-                fn(La)
+            try:
+                with torch.cuda.graph(graph, pool=self.graph_pool):
+                    fn(La)
+            except BaseException:  # e.g. out of memory during capture: no half-captured graph is kept or replayed
+                for t, s in zip(self.mutable, saved, strict=True):
+                    t.copy_(s)
+                raise
             self.graph_pool = graph.pool()
             self.graphs[La] = graph
             torch.cuda.synchronize()
@@ -528,7 +593,8 @@ class FastLatentDecoder(LatentDecoder):
     def __init__(self, model, tokenizer, latent_ids: LatentIds | None, budget: LatentBudget,
                  head: torch.nn.Module | None = None, eos_token_ids: Sequence[int] | None = None, *,
                  use_graphs: bool | None = None, compile: bool = False, attn: str = "matmul", kv_bucket: int = 256,
-                 poll_every: int = 16, prefill_rows: int = 8):  # fmt: skip
+                 poll_every: int = 16, prefill_rows: int = 8, prefill_tokens: int = 16384,
+                 fuse: bool = True):  # fmt: skip
         super().__init__(model, tokenizer, latent_ids, budget, head=head, eos_token_ids=eos_token_ids)
         if attn not in ATTENTION:
             raise ValueError(f"attn must be one of {ATTENTION}")
@@ -538,16 +604,27 @@ class FastLatentDecoder(LatentDecoder):
         self.kv_bucket = int(kv_bucket)
         self.poll_every = int(poll_every)
         self.prefill_rows = int(prefill_rows)
+        self.prefill_tokens = int(prefill_tokens)
+        self.last_session: DecodeSession | None = None  # set by model.continuous (benches read it)
+        self.last_stats = None  # model.continuous.ScheduleStats of the last continuous_decode
         lm = model.model.language_model
         tc = lm.config
         if getattr(tc, "hidden_act", "silu") != "silu":
             raise ValueError("the fast decoder implements the SiLU MLP of Qwen3-VL")
-        self.layer_weights = [
-            (L.input_layernorm.weight, L.self_attn.q_proj.weight, L.self_attn.q_norm.weight, L.self_attn.k_proj.weight,
-             L.self_attn.k_norm.weight, L.self_attn.v_proj.weight, L.self_attn.o_proj.weight,
-             L.post_attention_layernorm.weight, L.mlp.gate_proj.weight, L.mlp.up_proj.weight, L.mlp.down_proj.weight)
-            for L in lm.layers
-        ]  # fmt: skip
+        self.fuse = bool(fuse)
+        self.layer_weights = []
+        for L in lm.layers:
+            a, m = L.self_attn, L.mlp
+            if self.fuse:
+                qkv, gate_up = fuse_projections(L)
+            else:
+                qkv, gate_up = (
+                    (a.q_proj.weight, a.k_proj.weight, a.v_proj.weight),
+                    (m.gate_proj.weight, m.up_proj.weight),
+                )
+            self.layer_weights.append((L.input_layernorm.weight, qkv, a.q_norm.weight, a.k_norm.weight,
+                                       a.o_proj.weight, L.post_attention_layernorm.weight, gate_up,
+                                       m.down_proj.weight))  # fmt: skip
         first = lm.layers[0]
         self.layer_consts = (first.self_attn.head_dim, tc.num_key_value_heads, first.self_attn.scaling,
                              first.input_layernorm.variance_epsilon, attn)  # fmt: skip

@@ -2,14 +2,13 @@
 
 Determinism: a fixed style (rc_context below), `svg.hashsalt`, and no date/software metadata in either format.
 Figures: grouped bars per split (measured with 95% intervals, published hatched and grey-edged), accuracy against
-mean output tokens and against latency with the Pareto front (higher accuracy at lower cost), latent-span count
-distributions per FutureBench split (the paper's Figure 4 shows the same as donuts), and training curves read from
-a HF Trainer `trainer_state.json` log_history.
+mean output tokens and against latency with the Pareto front (higher accuracy at lower cost; latency in one panel per
+hardware), latent-span count distributions per FutureBench split (the paper's Figure 4 shows the same as donuts),
+and training curves from a logged history (`reports.training_curves.load_history`).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,7 +60,9 @@ PLOTTED_PUBLISHED = (
 )
 
 
-def split_bars(board: Leaderboard, stem: Path, *, published_models: Sequence[str] = PLOTTED_PUBLISHED) -> list[Path]:
+def split_bars(
+    board: Leaderboard, stem: Path, *, published_models: Sequence[str] = PLOTTED_PUBLISHED
+) -> list[Path] | None:
     """Grouped bars: one group per column (split), one bar per row; measured rows carry their interval.
 
     Published rows are drawn only for models whose label starts with one of `published_models`, so the figure stays
@@ -69,7 +70,9 @@ def split_bars(board: Leaderboard, stem: Path, *, published_models: Sequence[str
     """
     measured = [r for r in board.rows if r.source == MEASURED]
     published = [r for r in board.rows if r.source != MEASURED and r.model.startswith(tuple(published_models))]
-    rows = measured + published
+    rows = [r for r in measured + published if any(c.value is not None for c in r.cells)]
+    if not rows:
+        return None  # every score missing (e.g. every judgement failed): no empty figure
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(10, 4.2))
         width = 0.8 / max(len(rows), 1)
@@ -116,37 +119,50 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 def accuracy_vs_cost(points: Sequence[CostPoint], cost: str, stem: Path) -> list[Path] | None:
-    """Scatter accuracy against `cost` ("mean_output_tokens" or "mean_latency_s"); None when no point has it."""
+    """Scatter accuracy against `cost` ("mean_output_tokens" or "mean_latency_s"); None when no point has it.
+
+    Latency depends on the machine, so the latency figure has one panel per hardware (a CPU-measured latency and the
+    paper's H200 latencies never share an axis or a Pareto front); tokens do not, so that figure has one panel.
+    Within a panel the Pareto front runs through the points that may stand together: the published ones and the
+    comparable measured ones, or, where a panel holds only non-comparable measured points (demo data), those.
+    Non-comparable points are drawn hollow."""
     usable = [p for p in points if getattr(p, cost) is not None]
     if not usable:
         return None
-    xy = [(float(getattr(p, cost)), p.acc) for p in usable]
-    front = pareto_front(xy)
+    latency = cost == "mean_latency_s"
+    panels: dict[str, list[CostPoint]] = {}
+    for p in usable:  # the paper's H200 shares the panel of an H200 measured here
+        panels.setdefault(p.hardware.removesuffix(" (paper)") if latency else "", []).append(p)
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for p, (x, y) in zip(usable, xy, strict=True):
-            measured = p.source == MEASURED
-            ax.scatter(
-                [x], [y], marker="o" if measured else "s", s=40, color="#1f77b4" if measured else "#9e9e9e", zorder=3
-            )
-            ax.annotate(
-                p.model + ("" if measured else " (published)"),
-                (x, y),
-                fontsize=7,
-                xytext=(4, 3),
-                textcoords="offset points",
-            )
-        ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "--", color="#d62728", label="Pareto front")
-        if cost == "mean_latency_s":
-            ax.set_xscale("log")
-        ax.set_xlabel(
-            {"mean_output_tokens": "mean output tokens per sample", "mean_latency_s": "mean latency (s)"}[cost]
-        )
-        ax.set_ylabel("FutureBench accuracy (%)")
-        ax.set_title(f"Accuracy vs {'tokens' if cost == 'mean_output_tokens' else 'latency'} (circles: measured)")
-        ax.legend(loc="lower right")
+        fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False)
+        for ax, (hardware, members) in zip(axes[0], panels.items(), strict=True):
+            _cost_panel(ax, members, cost)
+            what = "latency" if latency else "tokens"
+            where = f" on {hardware}" + (" hardware" if hardware == "unknown" else "") if hardware else ""
+            ax.set_title(f"Accuracy vs {what}{where} (circles: measured)")
         fig.tight_layout()
         return save(fig, stem)
+
+
+def _cost_panel(ax, members: Sequence[CostPoint], cost: str) -> None:
+    xy = [(float(getattr(p, cost)), p.acc) for p in members]
+    ranked = [i for i, p in enumerate(members) if p.comparable] or list(range(len(members)))
+    front = [ranked[i] for i in pareto_front([xy[i] for i in ranked])]
+    for p, (x, y) in zip(members, xy, strict=True):
+        measured = p.source == MEASURED
+        colour = "#1f77b4" if measured else "#9e9e9e"
+        ax.scatter([x], [y], marker="o" if measured else "s", s=40, zorder=3, color=colour if p.comparable else "none",
+                   edgecolors=colour)  # fmt: skip
+        note = "" if measured else " (published)"
+        ax.annotate(p.model + note, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "--", color="#d62728", label="Pareto front")
+    if any(not p.comparable for p in members):
+        ax.scatter([], [], marker="o", s=40, color="none", edgecolors="#1f77b4", label="not comparable (hollow)")
+    if cost == "mean_latency_s":
+        ax.set_xscale("log")
+    ax.set_xlabel({"mean_output_tokens": "mean output tokens per sample", "mean_latency_s": "mean latency (s)"}[cost])
+    ax.set_ylabel("FutureBench accuracy (%)")
+    ax.legend(loc="best", fontsize=7)
 
 
 def latent_span_usage(spans_by_split: dict[str, list[list[int]]], title: str, stem: Path) -> list[Path] | None:
@@ -168,43 +184,3 @@ def latent_span_usage(spans_by_split: dict[str, list[list[int]]], title: str, st
         fig.suptitle(title)
         fig.tight_layout()
         return save(fig, stem)
-
-
-CURVE_KEYS = ("loss", "ce_loss", "latent_mse", "reward", "grad_norm", "learning_rate")
-
-
-def load_log_history(path: Path) -> list[dict]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return [e for e in data.get("log_history", []) if isinstance(e, dict)]
-
-
-def training_curves(log_history: list[dict], title: str, stem: Path) -> list[Path] | None:
-    """One panel per logged series: loss, ce_loss, latent_mse, any key containing "reward", grad_norm, lr."""
-    keys = sorted(
-        {k for e in log_history for k, v in e.items() if isinstance(v, (int, float)) and _is_curve(k)},
-        key=lambda k: (CURVE_KEYS.index(k) if k in CURVE_KEYS else len(CURVE_KEYS), k),
-    )
-    if not keys:
-        return None
-    with plt.rc_context(RC):
-        ncols = min(3, len(keys))
-        nrows = (len(keys) + ncols - 1) // ncols
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.6 * nrows), squeeze=False)
-        for ax, key in zip(axes.flat, keys, strict=False):
-            pts = [
-                (e.get("step", i), e[key]) for i, e in enumerate(log_history) if isinstance(e.get(key), (int, float))
-            ]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", markersize=3, linewidth=1)
-            ax.set_title(key)
-            ax.set_xlabel("step")
-        for ax in list(axes.flat)[len(keys) :]:
-            ax.set_visible(False)
-        fig.suptitle(title)
-        fig.tight_layout()
-        return save(fig, stem)
-
-
-def _is_curve(key: str) -> bool:
-    if key in ("step", "epoch") or key.startswith(("train_", "eval_runtime", "total_flos")):
-        return False
-    return any(c in key for c in CURVE_KEYS)

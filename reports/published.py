@@ -8,10 +8,14 @@ The CSV files are the data: one row per model as printed in the paper, with the 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
+from future_l1.reports.inputs import ReportInputError
 from future_l1.reports.records import FUTUREBENCH, OVERALL, PUBLISHED, TWIFFBENCH, Record
+
+PAPER_HARDWARE = "NVIDIA H200 (paper)"  # Table 7's latencies; batch size not stated
 
 _FUTUREBENCH_COLUMNS = {"hop1": "hop1", "hop2": "hop2", "hop3": "hop3", "interp": "interp", "avg": OVERALL}
 
@@ -75,6 +79,23 @@ def published_records() -> list[Record]:
     return futurebench_records() + twiffbench_records()
 
 
+def select_published(records: Sequence[Record], names: Sequence[str] | None) -> list[Record]:
+    """The published records of the models `names` asks for: None = all, [] = none, else every model whose label
+    starts with one of the names, case-insensitively ("NEP" selects "NEP (7B)"). A name that selects nothing is
+    refused with the list of names there are."""
+    if names is None:
+        return list(records)
+    picked = []
+    for name in names:
+        match = [r for r in records if r.model.casefold().startswith(name.strip().casefold())]
+        if not match:
+            known = ", ".join(dict.fromkeys(r.model for r in records))
+            raise ReportInputError(f"--published {name!r}: no published row starts with it (there are: {known})")
+        picked += [r for r in match if r not in picked]
+    order = {id(r): i for i, r in enumerate(records)}
+    return sorted(picked, key=lambda r: order[id(r)])  # the paper's order
+
+
 @dataclass(frozen=True)
 class CostPoint:
     """One model on the accuracy-versus-cost plane (paper Table 7, or a measured run)."""
@@ -85,6 +106,8 @@ class CostPoint:
     mean_latency_s: float | None
     source: str
     origin: str
+    hardware: str = PAPER_HARDWARE  # where the latency was measured
+    comparable: bool = True  # accuracy on the real benchmark, every document
 
 
 def inference_cost_points() -> list[CostPoint]:

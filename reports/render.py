@@ -1,27 +1,37 @@
 """Build a whole report directory from run results: tables in every format, the long-format records and the plots.
 
-out/leaderboard.md      Markdown leaderboards (+ a table of any other lmms-eval tasks read)
-out/report.html         one self-contained page (tables, plots embedded)
-out/records.csv         every record, long format (the source of truth)
-out/<benchmark>.csv     wide leaderboard per benchmark; out/<benchmark>.tex (booktabs)
-out/plots/*.png|svg     split bars, accuracy vs tokens / latency, latent-span usage, training curves
+out/leaderboard.md      Markdown leaderboards (+ other lmms-eval tasks, cost per sample, input problems)
+out/report.html         one self-contained page: runs and models (date, git commit, model arguments, judge,
+                        hardware), tables, input problems, plots with headings and captions
+out/records.csv         every record, long format (the source of truth), with provenance
+out/<benchmark>.csv     wide leaderboard per benchmark; out/<benchmark>.tex (booktabs, paper-ready); out/cost.csv
+out/plots/*.png|svg     split bars, accuracy vs tokens / latency, latent-span usage, latent maps, training curves
+
+The folder is written atomically (`reports.outdir`): a Ctrl-C leaves the previous report or none, never half of one.
+Published rows: every table shows them unless `published` is False or `published_names` selects some; the LaTeX
+tables, meant for a paper, show them only when `published_names` names them.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from future_l1.reports.formats import html_page, latex, leaderboard_csv, markdown
+from future_l1.reports.formats import Figure, html_page, latex, leaderboard_csv, markdown, md_table, md_text, table_csv
+from future_l1.reports.inputs import ReportInputError, load_json
 from future_l1.reports.leaderboard import build_leaderboards
 from future_l1.reports.measured import records_from_result
-from future_l1.reports.published import CostPoint, inference_cost_points, published_records
-from future_l1.reports.readers import RunResult, read_results
-from future_l1.reports.records import FUTUREBENCH, MEASURED, OVERALL, TWIFFBENCH, Record, records_to_csv
+from future_l1.reports.outdir import atomic_dir, check_target
+from future_l1.reports.provenance import from_schema
+from future_l1.reports.published import published_records, select_published
+from future_l1.reports.readers import RunResult, read_results, split_metrics
+from future_l1.reports.records import Record, records_to_csv
 from future_l1.reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED
-from future_l1.tasks.results_schema import ResultsSchemaError, read_results_file
+from future_l1.reports.tables import cost_table, models_table, other_tasks_table, runs_table
+from future_l1.tasks.results_schema import ResultsSchemaError, parse_results
 
 FORMATS = ("md", "html", "csv", "tex", "plots")
 
@@ -31,6 +41,7 @@ class Report:
     markdown: str
     records: list[Record]
     files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # input problems and figures that could not be drawn
 
 
 def build_records(
@@ -40,17 +51,30 @@ def build_records(
     return measured + (published_records() if published else [])
 
 
-def report_markdown(records: Sequence[Record]) -> str:
-    text = markdown(build_leaderboards(records))
-    others = [r for r in records if r.benchmark not in (FUTUREBENCH, TWIFFBENCH) and r.split == OVERALL]
-    if others:
-        lines = ["### Other tasks", "", "| Model | Task | Metric | Value | n |", "|---|---|---|---:|---:|"]
-        lines += [
-            f"| {r.model} | {r.task} | {r.metric} | {r.value:.4g} | {'' if r.count is None else r.count} |"
-            for r in others
-        ]
-        text += "\n" + "\n".join(lines) + "\n"
-    return text
+def select_models(results: Sequence[RunResult], models: Sequence[str] | None) -> list[RunResult]:
+    """The results of the named model labels (all when `models` is None); an unknown label is refused."""
+    if not models:
+        return list(results)
+    known = list(dict.fromkeys(r.model for r in results))
+    missing = [m for m in models if m not in known]
+    if missing:
+        raise ReportInputError(f"--models {', '.join(missing)}: not in the results (models there: {', '.join(known)})")
+    return [r for r in results if r.model in models]
+
+
+def input_problems(results: Sequence[RunResult]) -> list[str]:
+    """Every input problem the reading met, once each: skipped files, repeated samples, invalid metrics, and samples
+    whose data record carries a warning (scored as the authors score it; `tasks.*.data`)."""
+    problems: list[str] = []
+    for r in results:
+        problems += r.notes
+        problems += [f"{r.origin}: {r.model} / {r.task}: metric {k} is {why}; shown as invalid"
+                     for k, why in r.invalid_metrics.items()]  # fmt: skip
+        warned = [d for d in r.sample_dicts() if d.get("warning")]
+        if warned:
+            problems.append(f"{r.origin}: {r.model} / {r.task}: {len(warned)} sample(s) from data records with a "
+                            f"warning, scored as the authors' protocol scores them (first: {warned[0]['warning']})")  # fmt: skip
+    return list(dict.fromkeys(problems))
 
 
 def malformed_samples_note(results: Sequence[RunResult]) -> str:
@@ -60,8 +84,21 @@ def malformed_samples_note(results: Sequence[RunResult]) -> str:
         return ""
     lines = ["", "### Malformed samples (left out of per-sample figures)", "", "| Model | Task | n | First error |",
              "|---|---|---:|---|"]  # fmt: skip
-    lines += [f"| {r.model} | {r.task} | {len(errs)} | {errs[0].replace('|', '/')} |" for r, errs in bad]
+    lines += [f"| {md_text(r.model)} | {md_text(r.task)} | {len(errs)} | {md_text(errs[0])} |" for r, errs in bad]
     return "\n".join(lines) + "\n"
+
+
+def report_markdown(records: Sequence[Record], problems: Sequence[str] = ()) -> str:
+    text = markdown(build_leaderboards(records))
+    for table in (other_tasks_table(records), cost_table(records)):
+        if table:
+            text += "\n" + md_table(table)
+    if problems:
+        text += "\n### Input problems\n\n" + "".join(f"- {md_text(p)}\n" for p in problems)
+    return text
+
+
+# ---------------------------------------------------------------- the report folder
 
 
 def write_report(
@@ -70,38 +107,58 @@ def write_report(
     *,
     formats: Sequence[str] = FORMATS,
     published: bool = True,
+    published_names: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
     trainer_states: Sequence[Path] = (),
     seed: int = DEFAULT_SEED,
     n_boot: int = DEFAULT_N_BOOT,
 ) -> Report:
     paths = [Path(p) for p in paths]
-    results = read_results(paths)
-    records = build_records(results, published=published, seed=seed, n_boot=n_boot)
-    boards = build_leaderboards(records)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = Report(report_markdown(records) + malformed_samples_note(results), records)
+    out_dir = Path(out_dir)
+    check_target(out_dir)  # before any work: an --out that is a file or a foreign folder is refused at once
+    results = select_models(read_results(paths), models)
+    measured = build_records(results, published=False, seed=seed, n_boot=n_boot)
+    paper = published_records() if published else []
+    shown = measured + select_published(paper, published_names)
+    in_latex = measured + select_published(paper, published_names if published_names is not None else [])
+    boards = build_leaderboards(shown)
+    problems = input_problems(results)
+    report = Report("", shown, problems=problems)
+    with atomic_dir(out_dir) as tmp:
 
-    def write(name: str, text: str) -> None:
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        report.files.append(path)
+        def write(name: str, text: str) -> None:
+            (tmp / name).write_text(text, encoding="utf-8")
+            report.files.append(out_dir / name)
 
-    images: list[Path] = []
-    if "plots" in formats:
-        states = list(trainer_states) + [s for p in paths if p.is_dir() for s in sorted(p.rglob("trainer_state.json"))]
-        images = [f for f in _plots(results, records, boards, states, out_dir / "plots") if f.suffix == ".png"]
-        report.files += [f for img in images for f in (img, img.with_suffix(".svg"))]
-    if "md" in formats:
-        write("leaderboard.md", report.markdown)
-    if "csv" in formats:
-        write("records.csv", records_to_csv(records))
-        for board in boards:
-            write(f"{board.benchmark}.csv", leaderboard_csv(board))
-    if "tex" in formats:
-        for board in boards:
-            write(f"{board.benchmark}.tex", latex(board))
-    if "html" in formats:
-        write("report.html", html_page(boards, images=images))
+        figures: list[Figure] = []
+        if "plots" in formats:
+            states = list(trainer_states) + [
+                s for p in paths if p.is_dir() for s in sorted(p.rglob("trainer_state.json"))
+            ]
+            from future_l1.reports.gallery import draw_figures  # matplotlib only when plots are asked for
+
+            figures = draw_figures(results, shown, boards, states, tmp / "plots", problems)
+            report.files += [
+                out_dir / "plots" / f.name for fig in figures for f in (fig.path, fig.path.with_suffix(".svg"))
+            ]
+        report.markdown = report_markdown(shown, problems) + malformed_samples_note(results)
+        if "md" in formats:
+            write("leaderboard.md", report.markdown)
+        if "csv" in formats:
+            write("records.csv", records_to_csv(shown))
+            for board in boards:
+                write(f"{board.benchmark}.csv", leaderboard_csv(board))
+            cost = cost_table(shown)
+            if cost:
+                write("cost.csv", table_csv(cost))
+        if "tex" in formats:
+            for board in build_leaderboards(in_latex):
+                write(f"{board.benchmark}.tex", latex(board))
+        if "html" in formats:
+            after = [t for t in (other_tasks_table(shown), cost_table(shown)) if t]
+            page = html_page(boards, figures=figures, before=[runs_table(results), models_table(results)], after=after,
+                             problems=problems)  # fmt: skip
+            write("report.html", page)
     return report
 
 
@@ -111,90 +168,63 @@ def render_run(run_dir: Path, out_dir: Path | None = None) -> str:
     return write_report([run_dir], Path(out_dir) if out_dir else run_dir / "report").markdown
 
 
+def run_leaderboard(run_dir: Path) -> str:
+    """What `future-l1 run` prints at the end: the report's Markdown leaderboard (rows with their provenance; it
+    also writes run_dir/report/), or, when the report cannot be rendered, a warning on stderr and `plain_table`,
+    since the results are safe on disk and a rendering problem must not hide them."""
+    try:
+        return render_run(run_dir)
+    except Exception as exc:
+        print(f"warning: the report could not be rendered ({type(exc).__name__}: {exc}); plain table follows",
+              file=sys.stderr)  # fmt: skip
+        return plain_table(run_dir)
+
+
 # Metrics a plain table shows first when present (the headline numbers of each benchmark family).
 HEADLINE = ("future_acc", "twiff_avg", "twiff_cot", "twiff_answer")
 
 
 def plain_table(run_dir: Path) -> str:
-    """One row per model, one column per task × metric: the fallback when the full report cannot be rendered.
-    Counts (n_*) are left out; None is shown as "no score", never as 0."""
+    """One row per model, one column per task × metric, and each row's provenance: the fallback when the full
+    report cannot be rendered. Counts (n_*) are left out; None is shown as "no score", never as 0; a NaN, infinite
+    or text metric as "invalid"."""
     rows: dict[str, dict[str, str]] = {}
     columns: list[str] = []
     for path in sorted((Path(run_dir) / "results").glob("*/*.json")):
         try:
-            result = read_results_file(path)
-        except ResultsSchemaError as exc:
+            raw = load_json(path, "results file")
+            metrics, invalid = split_metrics(raw.get("metrics"))
+            result = parse_results({**raw, "metrics": metrics} if isinstance(raw.get("metrics"), dict) else raw, path)
+        except (ReportInputError, ResultsSchemaError) as exc:
             rows.setdefault(path.parent.name, {})[f"{path.stem}:error"] = str(exc)
             continue
-        metrics = result.metrics
-        keys = [k for k in HEADLINE if k in metrics] or [k for k in metrics if not k.startswith("n_")]
+        cells = rows.setdefault(result.model, {})
+        prov = from_schema(result.provenance).label if result.provenance else "not recorded (schema v1)"
+        cells[f"{result.task}:provenance"] = prov
+        keys = [k for k in HEADLINE if k in metrics or k in invalid]
+        keys = keys or [k for k in [*metrics, *invalid] if not k.startswith("n_")]
         for key in keys:
             column = f"{result.task}:{key}"
             if column not in columns:
                 columns.append(column)
-            value = metrics[key]
+            value = metrics.get(key)
             text = "no score" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
-            rows.setdefault(result.model, {})[column] = text
+            cells[column] = f"invalid ({invalid[key]})" if key in invalid else text
     columns += sorted({c for cells in rows.values() for c in cells if c not in columns})
     if not rows:
         return "(no finished results)"
     header = ["model", *columns]
-    table = [header] + [[model, *(cells.get(c, "-") for c in columns)] for model, cells in rows.items()]
+    table = [header] + [
+        [_one_line(model), *(_one_line(cells.get(c, "-")) for c in columns)] for model, cells in rows.items()
+    ]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+def _one_line(text: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", str(text))
 
 
-def _plots(results, records, boards, trainer_states, plot_dir: Path) -> list[Path]:
-    from future_l1.reports import plots  # matplotlib only when plots are asked for
-
-    files: list[Path] = []
-    for board in boards:
-        files += plots.split_bars(board, plot_dir / f"{board.benchmark}_splits")
-    points = _cost_points(records) + inference_cost_points()
-    for cost, name in (("mean_output_tokens", "acc_vs_tokens"), ("mean_latency_s", "acc_vs_latency")):
-        files += plots.accuracy_vs_cost(points, cost, plot_dir / name) or []
-    for r in results:
-        if r.benchmark != FUTUREBENCH:
-            continue
-        by_split: dict[str, list[list[int]]] = {}
-        for d in r.sample_dicts():
-            if isinstance(d.get("latent_spans"), list):
-                by_split.setdefault(d.get("split"), []).append(d["latent_spans"])
-        title = f"Latent spans per answer: {r.model} · {r.task}"
-        files += (
-            plots.latent_span_usage(by_split, title, plot_dir / f"latent_spans_{_slug(r.model)}_{_slug(r.task)}") or []
-        )
-    from future_l1.reports.latent_maps import maps_for_results
-
-    files += maps_for_results(results, plot_dir)  # runs whose model saved latents (save_latents=DIR)
-    for i, state in enumerate(trainer_states):
-        name = _slug(f"{state.parent.name}_{i}")
-        title = f"Training curves: {state.parent.name}"
-        files += plots.training_curves(plots.load_log_history(state), title, plot_dir / f"training_{name}") or []
-    return files
-
-
-def _cost_points(records: Sequence[Record]) -> list[CostPoint]:
-    """Measured FutureBench runs with an overall accuracy, as points on the accuracy/cost plane."""
-    by_run: dict[tuple[str, str, str], dict[str, float]] = {}
-    for r in records:
-        if r.source == MEASURED and r.benchmark == FUTUREBENCH and r.split == OVERALL:
-            by_run.setdefault((r.model, r.task, r.origin), {})[r.metric] = r.value
-    return [
-        CostPoint(
-            model=f"{model} · {task}",
-            acc=m["acc"],
-            mean_output_tokens=m.get("mean_output_tokens"),
-            mean_latency_s=m.get("mean_latency_s"),
-            source=MEASURED,
-            origin=origin,
-        )
-        for (model, task, origin), m in by_run.items()
-        if "acc" in m
-    ]
+__all__ = ["FORMATS", "Report", "plain_table", "render_run", "run_leaderboard", "write_report"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from future_l1.model.cli_args import count, existing_dir, number
+
 
 def register(subparsers) -> None:
     tasks = subparsers.add_parser("tasks", help="lmms-eval task plugins (FutureBench, TwiFF-Bench)")
@@ -17,8 +19,13 @@ def register(subparsers) -> None:
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     check = data_sub.add_parser("check", help="validate a FutureBench / TwiFF-Bench folder; lists every problem")
     check.add_argument("benchmark", choices=("futurebench", "twiffbench"))
-    check.add_argument("--path", help="data folder (default: the configured one, FUTURE_L1_*_DIR, else the demo set)")
-    check.add_argument("--max-question-tokens", type=int, default=None, help="flag longer questions (default 2048)")
+    check.add_argument("--path", type=existing_dir,
+                       help="data folder (default: the configured one, FUTURE_L1_*_DIR, else the demo set)")  # fmt: skip
+    check.add_argument(
+        "--max-question-tokens", type=count(1), default=None, help="flag longer questions (default 2048)"
+    )
+    check.add_argument("--strict", action="store_true",
+                       help="also fail on warnings (records a run scores as the authors do, but that look wrong)")  # fmt: skip
     check.set_defaults(func=_data_check)
     demo = data_sub.add_parser("demo", help="build (once) and print the demo set folders")
     demo.set_defaults(func=_data_demo)
@@ -28,7 +35,8 @@ def register(subparsers) -> None:
     serve = judge_sub.add_parser(
         "serve", help="serve the deterministic rubric judge on 127.0.0.1 (scores NOT comparable with LLM judges)"
     )
-    serve.add_argument("--idle-timeout", type=float, default=None, help="stop after this many idle seconds")
+    serve.add_argument("--idle-timeout", type=number(0, low_open=True), default=None,
+                       help="stop after this many idle seconds")  # fmt: skip
     serve.set_defaults(func=_judge_serve)
 
 
@@ -58,7 +66,7 @@ def _data_check(args: argparse.Namespace) -> int:
     limit = getattr(args, "max_question_tokens", None) or data_check.MAX_QUESTION_TOKENS
     report = data_check.check(args.benchmark, folder, limit)
     print(report.render())
-    return 0 if report.ok else 1
+    return 0 if report.ok and not (args.strict and report.warnings) else 1
 
 
 def _data_demo(args: argparse.Namespace) -> int:

@@ -37,3 +37,17 @@ def first_response(results: list) -> str:
 
 def pct(numerator: float, denominator: int) -> float:
     return 100.0 * numerator / denominator if denominator else 0.0
+
+
+def earlier_duplicates(keys: list) -> dict[int, int]:
+    """{position: position of the first equal key} for every key that repeats an earlier one (None keys never do)."""
+    first: dict = {}
+    repeats = {}
+    for i, key in enumerate(keys):
+        if key is None:
+            continue
+        if key in first:
+            repeats[i] = first[key]
+        else:
+            first[key] = i
+    return repeats

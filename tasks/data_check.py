@@ -1,10 +1,13 @@
 """`future-l1 data check`: validate a FutureBench or TwiFF-Bench folder and name every broken record.
 
-Checks the schema of every record, that every clip / image decodes, and counts records per split (FutureBench
-`question_type`) or per category (TwiFF-Bench `meta_data.classification`). Problems are listed by record id; the
-command exits non-zero when there is any. Also named: ids used twice (results are matched by id across runs) and
-questions longer than `MAX_QUESTION_TOKENS` (a prompt beyond the model's context is answered with garbage; the
-model adapter turns it into a per-sample error, this check names it before a long run).
+Applies the same rules as `future-l1 run` (one validator: `futurebench.data.records_problems`,
+`twiffbench.data.check_shards` and `rows_problems`; a record they reject is a counted error in a run, a broken shard
+set refuses the run; a record `records_warnings` / `rows_warnings` flags is scored in a run as the authors score it,
+carries `data_warning`, and is listed here as a WARNING), then what a run only finds when it reaches a sample: every clip / image decodes, and no
+question is longer than `MAX_QUESTION_TOKENS` (a prompt beyond the model's context is answered with garbage; the
+model adapter turns it into a per-sample error, this check names it before a long run). Counts records per split
+(FutureBench `question_type`) or per category (TwiFF-Bench `meta_data.classification`). Problems are listed by
+record id; the command exits non-zero when there is any.
 """
 
 from __future__ import annotations
@@ -46,15 +49,6 @@ def _long_question(text: str, limit: int) -> str | None:
     return f"question is {n} tokens long (limit {limit}); shorten or drop this record" if n > limit else None
 
 
-def _duplicates(report: Report, ids: list[str]) -> None:
-    seen: dict[str, int] = {}
-    for rid in ids:
-        seen[rid] = seen.get(rid, 0) + 1
-    for rid, n in seen.items():
-        if n > 1:
-            report.add(rid, f"id used by {n} records; ids must be unique")
-
-
 @dataclass
 class Report:
     benchmark: str
@@ -62,6 +56,7 @@ class Report:
     n_records: int = 0
     counts: Counter = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (record id, what is wrong)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (record id, scored anyway, but looks wrong)
 
     @property
     def ok(self) -> bool:
@@ -70,13 +65,18 @@ class Report:
     def add(self, record_id: str, message: str) -> None:
         self.problems.append((record_id, message))
 
+    def warn(self, record_id: str, message: str) -> None:
+        self.warnings.append((record_id, message))
+
     def render(self) -> str:
         lines = [f"{self.benchmark} at {self.folder}: {self.n_records} records"]
         lines += [f"  {name}: {n}" for name, n in sorted(self.counts.items())]
         if self.n_records == 0 and not self.problems:
             lines.append("PROBLEM: no records")
         lines += [f"PROBLEM {rid}: {msg}" for rid, msg in self.problems]
-        lines.append("OK" if self.ok else f"{len(self.problems)} problem(s)")
+        lines += [f"WARNING {rid}: {msg}" for rid, msg in self.warnings]
+        warned = f", {len(self.warnings)} warning(s) (scored as the authors score them)" if self.warnings else ""
+        lines.append(("OK" if self.ok else f"{len(self.problems)} problem(s)") + warned)
         return "\n".join(lines)
 
 
@@ -113,7 +113,7 @@ def _image_problem(cell) -> str | None:
 
 def check_futurebench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKENS) -> Report:
     from future_l1.tasks import settings
-    from future_l1.tasks.futurebench.data import SPLITS, load_records, record_problems, resolve_video
+    from future_l1.tasks.futurebench.data import load_records, records_problems, records_warnings, resolve_video
 
     report = Report("futurebench", folder)
     try:
@@ -123,19 +123,17 @@ def check_futurebench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKE
         return report
     video_dir = settings.futurebench_video_dir(folder)
     report.n_records = len(records)
-    ids = []
+    shared = records_problems(records)  # the rules that make a record a counted error in `run`
+    warned = records_warnings(records)  # and those it scores anyway, with `data_warning`
     for i, rec in enumerate(tqdm(records, desc="futurebench check", disable=len(records) < 200)):
-        rid = str(rec.get("id") or f"#{i}") if isinstance(rec, dict) else f"#{i}"
-        if isinstance(rec, dict) and rec.get("id") not in (None, ""):
-            ids.append(rid)
-        for problem in record_problems(rec):  # the same rules that make a record a counted error in the task
+        rid = _record_name(rec, i)
+        for problem in shared[i]:
             report.add(rid, problem)
+        for warning in warned[i]:
+            report.warn(rid, warning)
         if not isinstance(rec, dict):
             continue
-        split = rec.get("question_type")
-        report.counts[str(split)] += 1
-        if split not in SPLITS:
-            report.add(rid, f"question_type {split!r} is not one of {SPLITS}")
+        report.counts[str(rec.get("question_type"))] += 1
         qa = rec.get("qa") if isinstance(rec.get("qa"), dict) else {}
         options = qa.get("Options") if isinstance(qa.get("Options"), dict) else {}
         text = "\n".join(str(x) for x in [qa.get("Question") or "", *options.values()])
@@ -146,58 +144,57 @@ def check_futurebench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKE
             problem = _video_problem(resolve_video(rec["video_path"], video_dir))
             if problem:
                 report.add(rid, problem)
-    _duplicates(report, ids)
     return report
+
+
+def _record_name(rec, index: int) -> str:
+    rid = rec.get("id") if isinstance(rec, dict) else None
+    return (rid if isinstance(rid, str) else repr(rid))[:120] if rid not in (None, "") else f"#{index}"
 
 
 def check_twiffbench(folder: Path, max_question_tokens: int = MAX_QUESTION_TOKENS) -> Report:
     import pyarrow.parquet as pq
 
-    from future_l1.tasks.twiffbench.data import shard_paths
+    from future_l1.tasks.twiffbench.data import check_shards, rows_problems, rows_warnings
 
     report = Report("twiffbench", folder)
-    try:
-        shards = shard_paths(folder)
-    except FileNotFoundError as exc:
-        report.add("<dataset>", str(exc))
-        return report
-    if len(shards) != 4:
-        report.add("<dataset>", f"expected 4 shards test-0000{{0..3}}-of-00004.parquet, found {len(shards)}")
-    doc_id = 0
-    ids: list[str] = []
-    required = ("question", "answer", "question_images", "reasoning_images")
+    shards, problems = check_shards(folder)  # the shard-set rule `run` refuses a broken set with
+    for problem in problems:
+        report.add("<dataset>", problem)
+    rows: list[dict] = []
     for shard in shards:
         try:
-            rows = pq.read_table(shard).to_pylist()
+            rows += pq.read_table(shard).to_pylist()
         except Exception as exc:
-            report.add(f"<{shard.name}>", f"unreadable parquet ({type(exc).__name__}: {exc})")
-            continue
-        for row in tqdm(rows, desc=f"twiffbench check {shard.name}", disable=len(rows) < 200):
-            rid = f"doc_id={doc_id} ({row.get('video') or 'no video name'})"
-            if row.get("video"):
-                ids.append(str(row["video"]))
-            doc_id += 1
-            report.n_records += 1
-            meta = row.get("meta_data")
-            report.counts[str(meta.get("classification") if isinstance(meta, dict) else None)] += 1
-            for key in required:
-                if key not in row or row[key] in (None, "", []):
-                    report.add(rid, f"missing or empty '{key}'")
-            question, answer = str(row.get("question") or ""), str(row.get("answer") or "")
-            q_images, r_images = row.get("question_images") or [], row.get("reasoning_images") or []
-            problem = _long_question(question, max_question_tokens)
-            if problem:
-                report.add(rid, problem)
-            if question.count("<image>") > len(q_images):
-                report.add(rid, f"question has {question.count('<image>')} <image> markers, {len(q_images)} images")
-            if answer and not any(tag in answer.lower() for tag in ("<ans>", "<answer>")):
-                report.add(rid, "answer has no <ans>…</ans> final answer")
-            for kind, images in (("question", q_images), ("reasoning", r_images)):
-                for k, cell in enumerate(images):
-                    problem = _image_problem(cell)
-                    if problem:
-                        report.add(rid, f"{kind}_images[{k}]: {problem}")
-    _duplicates(report, ids)
+            if not any(shard.name in p for p in problems):
+                report.add(f"<{shard.name}>", f"unreadable parquet ({type(exc).__name__}: {exc})")
+
+    def column(key: str) -> list:
+        return [row.get(key) for row in rows]
+
+    images = {key: [len(x) if isinstance(x, list) else 0 for x in column(key)]
+              for key in ("question_images", "reasoning_images")}  # fmt: skip
+    shared = rows_problems(column("question"), column("answer"))
+    warned = rows_warnings(column("question"), column("answer"), column("video"), images["question_images"],
+                           images["reasoning_images"])  # fmt: skip
+    report.n_records = len(rows)
+    for doc_id, row in enumerate(tqdm(rows, desc="twiffbench check", disable=len(rows) < 200)):
+        rid = f"doc_id={doc_id} ({row.get('video') or 'no video name'})"
+        meta = row.get("meta_data")
+        report.counts[str(meta.get("classification") if isinstance(meta, dict) else None)] += 1
+        for problem in shared[doc_id]:  # the rules that make a row a counted failure in `run`
+            report.add(rid, problem)
+        for warning in warned[doc_id]:  # judged anyway in `run`, with `data_warning`
+            report.warn(rid, warning)
+        problem = _long_question(str(row.get("question") or ""), max_question_tokens)
+        if problem:
+            report.add(rid, problem)
+        for kind in ("question", "reasoning"):
+            cells = row.get(f"{kind}_images")
+            for k, cell in enumerate(cells if isinstance(cells, list) else []):
+                problem = _image_problem(cell)
+                if problem:
+                    report.add(rid, f"{kind}_images[{k}]: {problem}")
     return report
 
 

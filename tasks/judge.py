@@ -29,14 +29,21 @@ in a fresh event loop per call under `asyncio.wait_for`: httpx's timeout bounds 
 drips its reply byte by byte would never time out; the deadline bounds the whole call (connect, headers, body).
 HTTP 400/401/403/404/405/422 are not retried (a wrong key, URL or model does not heal). Concurrency: lmms-eval runs `process_results` in a thread pool
 (`--process_docs_parallel`, default 4); a semaphore bounds the calls actually in flight. Answers are cached on disk
-under `cache_root()/judge_cache`, keyed by judge model, prompt version, decoding settings and the full messages, so a
-re-run does not pay twice. Deviation from the official code: it excluded failures silently; we count them.
+under `cache_root()/judge_cache`, keyed by the judge's identity (model, endpoint without credentials, prompt version,
+decoding settings) and the full messages, so a re-run does not pay twice and another judge never reuses its scores.
+
+A reply is untrusted: its body is read up to `Judge.reply_cap()` bytes after decompression (inflated here, with a
+bound), the secrets of the config (API key, URL credentials, the Basic header built from them) are cut out of it
+before it is parsed or stored (`JudgeConfig.redact`), the scores must be exactly two whole numbers in 0-5
+(`coerce_scores`) and the reasoning is capped (`cap_reasoning`). Deviations from the official code: it excluded
+failures silently (we count them) and rounded fractional scores (they are failed judgements here).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import contextlib
 import hashlib
 import json
@@ -44,21 +51,27 @@ import math
 import os
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, quote_plus, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from future_l1.model.cache import cache_root
+from future_l1.model.untrusted import parse_json, read_json
 from future_l1.tasks.judge_server import RUBRIC_MODEL, ChatServer, rubric_judge
 from future_l1.tasks.prompts import JUDGE_PROMPT_VERSION
 
 SCORE_RANGE = (0, 5)
+MAX_REASONING_CHARS = 8_000  # ~2,000 tokens, twice the official judge's max_tokens
+MIN_REPLY_BYTES = 1 << 20  # a judge reply's body, after decompression: max(1 MiB, 32 bytes per allowed token)
 NOT_RETRIED = (400, 401, 403, 404, 405, 422)  # a wrong key, URL, model or request: retrying cannot help
+SECRET_PARAM = re.compile(r"key|token|secret|pass|auth|sig|credential|session|bearer", re.I)  # URL query names
 SECRET_FIELD = re.compile(r"(^|_)(api_?key|key|token|secret|password|passwd|bearer|authorization)$", re.I)
 
 
@@ -117,10 +130,10 @@ class JudgeConfig:
         return "rubric" if self.base_url is None or self.model == RUBRIC_MODEL else "openai-compatible"
 
     def public(self) -> dict:
-        """What every per-sample result records about the judge (never the API key)."""
+        """What every per-sample result records about the judge (never the API key, never URL credentials)."""
         return {
             "provider": self.provider,
-            "base_url": self.base_url or "embedded",
+            "base_url": public_url(self.base_url),
             "model": self.model,
             "prompt_version": self.prompt_version,
             "temperature": self.temperature,
@@ -128,6 +141,48 @@ class JudgeConfig:
             "text_only": self.text_only,
             "comparable": self.provider != "rubric",
         }
+
+    def secrets(self) -> list[str]:
+        """Every secret this config sends: the API key, the password (or bare token) in the base URL, the Basic
+        header httpx builds from them, secret-looking query values; longest first."""
+        found = [self.api_key] if self.api_key != "EMPTY" else []
+        parts = urlsplit(self.base_url or "")
+        if parts.username is not None:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+            found += [parts.username, user, base64.b64encode(f"{user}:{password}".encode()).decode()]
+            if parts.password:
+                found += [parts.password, password]
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if SECRET_PARAM.search(key) and value:
+                found += [value, quote_plus(value)]
+        return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret of `secrets()` replaced (a judge may echo the Authorization header)."""
+        for secret in self.secrets():
+            mark = "[REDACTED]" if secret not in "[REDACTED]" else "[SECRET REMOVED]"
+            while secret in text:  # a replacement can form a new match with the text after it; each pass shortens that
+                text = text.replace(secret, mark)
+        return text
+
+
+def public_url(url: str | None) -> str:
+    """`url` fit to be written down: credentials (user:password@) dropped, secret-looking query values replaced by
+    REDACTED, the fragment dropped; "embedded" for the embedded rubric judge."""
+    if not url:
+        return "embedded"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            host += f":{parts.port}"
+    except ValueError:  # a malformed port or address: nothing of it is shown
+        return "invalid-url"
+    query = [
+        (k, "REDACTED" if SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit((parts.scheme, host, parts.path, urlencode(query), ""))
 
 
 def _env_number(name: str, default, kind, low: float | None = None):
@@ -240,33 +295,50 @@ class Verdict:
 
 
 def coerce_scores(score) -> tuple[int, int]:
-    """First two integers of `score`, depth first (judges return [3, 4], [[3, 4]], ["3", 4.0] …); range-checked."""
+    """The two scores of a verdict, exactly: `score` must hold two whole numbers in 0-5 (judges write [3, 4], [[3, 4]]
+    or ["3", 4.0]). A fraction (5.4, 2.5), a third number, NaN, a word or a dict is a failed judgement, never rounded
+    or truncated (the authors round floats and take the first two of any list: README, deviations)."""
     found: list[int] = []
-
-    def walk(x) -> None:
+    stack = [score]
+    while stack:  # depth first, left to right, without recursion
+        x = stack.pop()
         if isinstance(x, (list, tuple)):
-            for y in x:
-                walk(y)
-        elif isinstance(x, bool):
-            return
-        elif isinstance(x, (int, float)):
-            number(float(x))
-        elif isinstance(x, str):
-            with contextlib.suppress(ValueError):
-                number(float(x.strip()))
-
-    def number(x: float) -> None:
-        if not math.isfinite(x):  # NaN / inf cannot be rounded; a judge that sends one failed
-            raise JudgeAnswerError(f"judge score is not a finite number: {score!r}"[:300])
-        found.append(round(x))
-
-    walk(score)
-    if len(found) < 2:
-        raise JudgeAnswerError(f"judge 'score' holds fewer than two numbers: {score!r}"[:300])
-    pair = (int(found[0]), int(found[1]))
+            stack.extend(reversed(x))
+            continue
+        value = _whole_number(x)
+        if value is None:
+            raise JudgeAnswerError(f"judge score {_clip(x)} is not a whole number in {list(SCORE_RANGE)}: "
+                                   f"{_clip(score)}")  # fmt: skip
+        found.append(value)
+        if len(found) > 2:
+            break
+    if len(found) != 2:
+        raise JudgeAnswerError(f"judge 'score' must hold exactly two numbers [reasoning, answer], got {_clip(score)}")
+    pair = (found[0], found[1])
     if not all(SCORE_RANGE[0] <= s <= SCORE_RANGE[1] for s in pair):
         raise JudgeAnswerError(f"judge scores {list(pair)} out of range {list(SCORE_RANGE)}")
     return pair
+
+
+def _whole_number(x) -> int | None:
+    """An int, an integral finite float (4.0) or the text of one ("4", " 4.0 "); None for anything else."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, str):
+        try:
+            x = float(x.strip()) if len(x) < 40 else None
+        except ValueError:
+            return None
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer():
+        return int(x)
+    return None
+
+
+def _clip(value, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_verdict(content: str | None) -> Verdict:
@@ -285,7 +357,15 @@ def parse_verdict(content: str | None) -> Verdict:
     if not isinstance(obj, dict) or "score" not in obj:
         raise JudgeAnswerError(f"judge did not return a JSON object with 'score': {content[:200]!r}")
     cot, answer = coerce_scores(obj["score"])
-    return Verdict(cot, answer, str(obj.get("reasoning", "")))
+    reasoning = obj.get("reasoning", "")
+    return Verdict(cot, answer, cap_reasoning(reasoning if isinstance(reasoning, str) else json.dumps(reasoning)))
+
+
+def cap_reasoning(text: str, limit: int = MAX_REASONING_CHARS) -> str:
+    """A judge's reasoning, cut to `limit` characters (a judge controls its length; it is stored with every sample)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} [… {len(text) - limit:,} more characters cut]"
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -293,6 +373,10 @@ def _retryable(exc: BaseException) -> bool:
         code = exc.response.status_code
         return code in (408, 409, 429) or code >= 500
     return isinstance(exc, (httpx.TransportError, httpx.TimeoutException, JudgeAnswerError))
+
+
+class ReplyTooLarge(JudgeAnswerError):
+    """A judge reply above the byte cap (counted after decompression): refused before it is read in full."""
 
 
 class Judge:
@@ -306,9 +390,12 @@ class Judge:
         self._slots = threading.BoundedSemaphore(config.concurrency)
 
     def cache_key(self, messages: list[dict]) -> str:
+        """The judge's identity (model, endpoint without credentials, prompt version, decoding) and the messages: a
+        different judge never reuses another's cached scores."""
         c = self.config
-        payload = {"model": c.model, "prompt_version": c.prompt_version, "temperature": c.temperature,
-                   "max_tokens": c.max_tokens, "text_only": c.text_only, "messages": messages}  # fmt: skip
+        payload = {"model": c.model, "base_url": public_url(c.base_url), "prompt_version": c.prompt_version,
+                   "temperature": c.temperature, "max_tokens": c.max_tokens, "text_only": c.text_only,
+                   "messages": messages}  # fmt: skip
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def _cache_path(self, key: str) -> Path:
@@ -319,11 +406,9 @@ class Judge:
         key = self.cache_key(messages)
         path = self._cache_path(key)
         if self.config.cache and path.is_file():
-            try:
-                data = json.loads(path.read_text())
-                return Verdict(data["cot"], data["answer"], data.get("reasoning", ""), cached=True)
-            except (OSError, ValueError, KeyError):
-                pass  # a corrupt entry is simply recomputed
+            cached = self._read_cached(path)
+            if cached is not None:
+                return cached
         verdict = self._call_with_retries(messages)
         if self.config.cache:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,6 +416,20 @@ class Judge:
             tmp.write_text(json.dumps({**asdict(verdict), "cached": False, "judge": self.config.public()}))
             os.replace(tmp, path)
         return verdict
+
+    def _read_cached(self, path: Path) -> Verdict | None:
+        """A cache entry held to the same rules as a fresh reply; a corrupt one is None (simply recomputed)."""
+        try:
+            data = read_json(path, what="judge cache entry", max_bytes=self.reply_cap())
+            cot, answer = coerce_scores([data["cot"], data["answer"]])
+            reasoning = data.get("reasoning", "")
+            reasoning = self.config.redact(reasoning if isinstance(reasoning, str) else json.dumps(reasoning))
+            return Verdict(cot, answer, cap_reasoning(reasoning), cached=True)
+        except (ValueError, KeyError, TypeError, JudgeError):  # unreadable, or scores that are not exact
+            return None
+
+    def reply_cap(self) -> int:
+        return max(MIN_REPLY_BYTES, 32 * self.config.max_tokens)
 
     def _call_with_retries(self, messages: list[dict]) -> Verdict:
         c = self.config
@@ -359,30 +458,84 @@ class Judge:
             n = retrying.statistics.get("attempt_number", c.attempts)
             raise JudgeError(f"judge timed out after {c.timeout_s:g} s ({n} attempt(s))") from exc
         except httpx.HTTPError as exc:
-            raise JudgeError(f"judge unreachable at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            reason = c.redact(f"{type(exc).__name__}: {exc}")
+            raise JudgeError(f"judge unreachable at {public_url(self.base_url)}: {reason}") from exc
 
     def _call_once(self, messages: list[dict]) -> Verdict:
+        """One call. Everything the judge sends back is untrusted: the body is read up to `reply_cap()` bytes
+        (after decompression), known secrets are cut out of it before anything is parsed or stored."""
         c = self.config
         body = {"model": c.model, "messages": messages, "temperature": c.temperature, "max_tokens": c.max_tokens,
                 "response_format": {"type": "json_object"}}  # fmt: skip
         headers = {"Authorization": f"Bearer {c.api_key}"}
+        url = f"{self.base_url}/chat/completions"
         with self._slots:
-            response = asyncio.run(_post_with_deadline(f"{self.base_url}/chat/completions", body, headers, c.timeout_s))
-        response.raise_for_status()
+            status, data = asyncio.run(_post_with_deadline(url, body, headers, c.timeout_s, self.reply_cap()))
+        if not 200 <= status < 300:
+            request = httpx.Request("POST", public_url(url))
+            raise httpx.HTTPStatusError(f"judge HTTP {status}", request=request, response=httpx.Response(status))
+        text = c.redact(data.decode("utf-8", errors="replace"))
         try:
-            content = response.json()["choices"][0]["message"]["content"]
+            content = parse_json(text, where="judge reply")["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise JudgeAnswerError(f"not an OpenAI chat-completions response: {response.text[:200]!r}") from exc
-        return parse_verdict(content)
+            raise JudgeAnswerError(f"not an OpenAI chat-completions response: {text[:200]!r}") from exc
+        verdict = parse_verdict(c.redact(content) if isinstance(content, str) else content)
+        verdict.reasoning = c.redact(verdict.reasoning)  # again after JSON unescaping (parse_verdict capped it)
+        return verdict
 
 
-async def _post_with_deadline(url: str, body: dict, headers: dict, deadline_s: float) -> httpx.Response:
-    """POST and read the whole reply within `deadline_s` in total (httpx alone bounds each read, not the call)."""
+async def _post_with_deadline(url: str, body: dict, headers: dict, deadline_s: float,
+                              max_bytes: int) -> tuple[int, bytes]:  # fmt: skip
+    """POST and read the whole reply within `deadline_s` in total (httpx alone bounds each read, not the call), and
+    at most `max_bytes` of body after decompression: (status, body)."""
     async with httpx.AsyncClient(timeout=deadline_s) as client:
+
+        async def fetch() -> tuple[int, bytes]:
+            headers_out = {**headers, "Accept-Encoding": "gzip, deflate"}
+            async with client.stream("POST", url, json=body, headers=headers_out) as response:
+                return response.status_code, await _read_bounded(response, max_bytes)
+
         try:
-            return await asyncio.wait_for(client.post(url, json=body, headers=headers), deadline_s)
+            return await asyncio.wait_for(fetch(), deadline_s)
         except TimeoutError:
             raise httpx.TimeoutException(f"no complete reply within {deadline_s:g} s") from None
+
+
+async def _read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body, decompressed here with a bound on the output (httpx would inflate a whole chunk at once: a 64 KB
+    gzip chunk can hold 64 MB); more than `max_bytes`, compressed or not, raises ReplyTooLarge."""
+    too_large = f"judge reply is larger than {max_bytes:,} bytes; refused"
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ReplyTooLarge(too_large)
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflater = zlib.decompressobj()
+    elif encoding in ("", "identity"):
+        inflater = None
+    else:
+        raise JudgeAnswerError(f"judge reply uses content-encoding {encoding[:40]!r}; only gzip and deflate are read")
+    out, raw = bytearray(), 0
+    try:
+        async for chunk in response.aiter_raw():
+            raw += len(chunk)
+            if inflater is None:
+                out += chunk
+            else:
+                out += inflater.decompress(chunk, max_bytes + 1 - len(out))
+                if inflater.unconsumed_tail:  # the output limit was reached with input left
+                    raise ReplyTooLarge(too_large)
+            if raw > max_bytes or len(out) > max_bytes:
+                raise ReplyTooLarge(too_large)
+        if inflater is not None:
+            out += inflater.flush()
+    except zlib.error as exc:
+        raise JudgeAnswerError(f"judge reply is not valid {encoding} data ({exc})") from None
+    if len(out) > max_bytes:
+        raise ReplyTooLarge(too_large)
+    return bytes(out)
 
 
 _judges: dict[JudgeConfig, Judge] = {}

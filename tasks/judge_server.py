@@ -1,9 +1,11 @@
 """A loopback OpenAI-compatible chat-completions server, and the deterministic rubric judge served on it.
 
 `ChatServer(reply)` binds 127.0.0.1 on an ephemeral port, answers `POST /v1/chat/completions` with whatever
-`reply(request_json)` returns (a content string, wrapped as an OpenAI response, or a raw `(status, body)`), and stops
-on `stop()`, at the end of a `with` block, or by itself after `idle_timeout_s` without requests. Tests use it with
-faulty replies (timeouts, HTTP 500, malformed or out-of-range JSON).
+`reply(request_json)` returns (a content string, wrapped as an OpenAI response, or a raw `(status, body)` or
+`(status, body, headers)`), and stops on `stop()`, at the end of a `with` block, or by itself after `idle_timeout_s`
+without requests. With `pass_headers=True` the reply function gets the request headers too: `reply(request,
+headers)`. Tests use it with faulty replies (timeouts, HTTP 500, malformed or out-of-range JSON, compressed bombs,
+a judge echoing the Authorization header).
 
 The rubric judge is the offline default for the demo and the tests. Its scores come from word overlap (answer: F1
 against the ground-truth answer; reasoning: recall of the reference chain's content words), NOT from a language
@@ -21,12 +23,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RUBRIC_MODEL = "future-l1-rubric-v1"
-Reply = Callable[[dict], "str | tuple[int, bytes]"]
+Reply = Callable[..., "str | tuple[int, bytes] | tuple[int, bytes, dict[str, str]]"]
 
 
 class ChatServer:
-    def __init__(self, reply: Reply, *, idle_timeout_s: float | None = None, model: str = RUBRIC_MODEL) -> None:
+    def __init__(self, reply: Reply, *, idle_timeout_s: float | None = None, model: str = RUBRIC_MODEL,
+                 pass_headers: bool = False) -> None:  # fmt: skip
         self.reply, self.model, self.idle_timeout_s = reply, model, idle_timeout_s
+        self.pass_headers = pass_headers
         self.n_requests = 0
         self._last = time.monotonic()
         server = self
@@ -44,20 +48,23 @@ class ChatServer:
                 length = int(self.headers.get("Content-Length", 0))
                 try:
                     request = json.loads(self.rfile.read(length) or b"{}")
-                    out = server.reply(request)
+                    args = (request, dict(self.headers)) if server.pass_headers else (request,)
+                    out = server.reply(*args)
                 except Exception as exc:  # a broken reply function is a server error, not a hang
                     out = (500, f"reply failed: {exc}".encode())
                 if isinstance(out, tuple):
-                    status, body = out
+                    status, body, headers = (*out, {}) if len(out) == 2 else out
                 else:
-                    status, body = 200, json.dumps(_completion(server.model, out)).encode()
+                    status, body, headers = 200, json.dumps(_completion(server.model, out)).encode(), {}
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                    self._send(status, body)
+                    self._send(status, body, headers)
 
-            def _send(self, status: int, body: bytes) -> None:
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

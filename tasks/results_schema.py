@@ -29,7 +29,8 @@ SCHEMA_VERSION = 2
 FUTUREBENCH = "futurebench"
 TWIFFBENCH = "twiffbench"
 # The metric key under which a samples line carries the task's per-sample record (lmms-eval stores the dict that
-# `process_results` returned under each metric key; every key holds the same record, so one is enough).
+# `process_results` returned under each metric key; this key's record is the complete one, TwiFF's judge reasoning is
+# stored under it only).
 SAMPLE_KEYS = {FUTUREBENCH: "future_acc", TWIFFBENCH: "twiff_avg"}
 
 

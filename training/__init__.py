@@ -15,7 +15,7 @@ DEMO_CHECKPOINT = "demo-future-l1-sft-v3"  # v2: format-learning recipe, eval pi
 DEMO_RECIPE = {
     "max_steps": 200, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "learning_rate": 1e-2,
     "warmup_steps": 0.05, "lr_scheduler_type": "cosine", "seed": 0, "weight_decay": 0.0, "logging_steps": 10,
-    "dataloader_num_workers": 0, "disable_tqdm": True,
+    "dataloader_num_workers": 0,
 }  # fmt: skip
 
 

@@ -14,13 +14,21 @@ and the scripts' value is one option away:
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import TrainingArguments
 
 from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+from future_l1.model.untrusted import InputError, read_yaml_mapping
 
 PAPER = "arXiv 2606.05769"
 
@@ -131,17 +139,240 @@ def resolve_system_prompt(value: str | None) -> str | None:
     return value
 
 
-def parse_config(cls: type, path: str | None = None, **overrides):
-    """A `cls` (a TrainingArguments dataclass) from a YAML file plus keyword overrides; unknown keys are refused."""
-    import yaml
-    from transformers import HfArgumentParser
+def parse_config(cls: type, path: str | Path | None = None, *, paths: Mapping[str, str] | None = None, **overrides):
+    """A `cls` (a TrainingArguments dataclass) from a YAML file plus keyword overrides (None = not given).
 
-    values = yaml.safe_load(Path(path).read_text()) if path else {}
-    values = {**(values or {}), **{k: v for k, v in overrides.items() if v is not None}}
-    (cfg,) = HfArgumentParser(cls).parse_dict(values, allow_extra_keys=False)
-    return cfg
+    Everything is checked before the config is built, and every problem is reported at once as a `ConfigError`: the
+    file (`read_yaml_mapping`), unknown keys (with "did you mean"), types, ranges (`RANGES`), bf16 on a machine
+    without it, and, with `paths` (key -> `PATH_KINDS` entry; commands pass it, library callers may build a config
+    with placeholder paths), that each path exists as the kind expected. A refusal by TrainingArguments itself is
+    one more problem naming the file."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    problems: list[str] = []
+    if path is not None:
+        source = f"config {path}"
+        try:
+            values = read_yaml_mapping(path)
+        except InputError as exc:
+            raise ConfigError(exc.problems) from None
+        sources = dict.fromkeys(values, source)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    sources.update(dict.fromkeys(given, "command line"))
+    where = _Where(sources, f"config {path}" if path is not None else "the configuration")
+    checked, problems = check_values(cls, values, where)
+    if paths:
+        problems += path_problems(checked, paths, where)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return cls(**checked)
+    except Exception as exc:  # TrainingArguments' own checks (combinations of settings)
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        where = f"config {path}" if path is not None else "the configuration"
+        raise ConfigError([f"{where}: {text}"]) from None
 
 
-def load_config(path: str | None = None, **overrides) -> LatentSFTConfig:
+class _Where(dict):
+    """Where each key came from (the file or the command line), `default` for keys nobody gave."""
+
+    def __init__(self, sources: Mapping[str, str], default: str) -> None:
+        super().__init__(sources)
+        self.default = default
+
+    def __missing__(self, key: str) -> str:
+        return self.default
+
+
+class ConfigError(InputError):
+    """A training config that cannot be used: one line per problem, each naming the file or flag and the key."""
+
+
+# Ranges of the training knobs, by field name (each applies to every config class that has the field; None = unset
+# passes). Steps of -1 mean "run by epochs", as in TrainingArguments.
+def _at_least(low: float, *also: float) -> tuple[Callable[[float], bool], str]:
+    extra = "".join(f" or {a:g}" for a in also)
+    return (lambda v: v >= low or v in also), f"must be at least {low:g}{extra}"
+
+
+_POSITIVE = (lambda v: v > 0, "must be greater than 0")
+_FRACTION = (lambda v: 0 <= v < 1, "must be in [0, 1)")
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "learning_rate": _POSITIVE,
+    "latent_lambda": _at_least(0),
+    "max_latent_token": _at_least(1),
+    "max_steps": _at_least(1, -1),
+    "num_train_epochs": _POSITIVE,
+    "per_device_train_batch_size": _at_least(1),
+    "per_device_eval_batch_size": _at_least(1),
+    "gradient_accumulation_steps": _at_least(1),
+    "max_records": _at_least(1),
+    "warmup_steps": _at_least(0),
+    "weight_decay": _at_least(0),
+    "max_grad_norm": _at_least(0),
+    "adam_beta1": _FRACTION,
+    "adam_beta2": _FRACTION,
+    "adam_epsilon": _POSITIVE,
+    "logging_steps": _POSITIVE,
+    "save_steps": _POSITIVE,
+    "save_total_limit": _at_least(1),
+    "seed": _at_least(0),
+    "data_seed": _at_least(0),
+    "dataloader_num_workers": _at_least(0),
+    "frame_cache_videos": _at_least(1),
+    "encoded_cache_records": _at_least(0),
+    "question_video_fps": _POSITIVE,
+    # LA-DAPO (training/rl/config.py)
+    "num_generations": _at_least(2),
+    "max_completion_length": _at_least(1),
+    "rollout_batch_size": _at_least(1),
+    "max_num_frames": _at_least(1),
+    "max_sampling_tries": _at_least(1),
+    "oversample_factor": _at_least(1),
+    "temperature": _POSITIVE,
+    "top_p": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "beta": _at_least(0),
+    "epsilon": _at_least(0),
+    "epsilon_high": _at_least(0),
+    "accuracy_weight": _at_least(0),
+    "format_weight": _at_least(0),
+    "ctr_lambda": _at_least(0),
+    "div_lambda": _at_least(0),
+    "ctr_temperature": _POSITIVE,
+    "acc_low": (lambda v: 0 <= v <= 1, "must be in [0, 1]"),
+    "acc_high": (lambda v: 0 <= v <= 1, "must be in [0, 1]"),
+    "judge_min_score": (lambda v: 0 <= v <= 5, "must be a judge score in 0-5"),
+    "judge_timeout_s": _POSITIVE,
+    "latent_logprob_kappa": _at_least(0),
+    "repetition_threshold": _at_least(0),
+}
+
+
+def _fields(cls: type) -> dict[str, Any]:
+    """Init fields of a config dataclass -> their resolved type."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+
+
+def _type_words(hint: Any) -> str:
+    names = {int: "a whole number", float: "a number", bool: "true or false", str: "text", dict: "a mapping",
+             list: "a list", type(None): "null"}  # fmt: skip
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    words = [names.get(typing.get_origin(a) or a, getattr(a, "__name__", str(a))) for a in args]
+    return " or ".join(dict.fromkeys(words))
+
+
+def _admits_bool(hint: Any) -> bool:
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return bool in args or any(a is Any for a in args)
+
+
+def check_values(cls: type, values: dict[str, Any], sources: Mapping[str, str] | None = None):
+    """(values coerced to their field types, problems): unknown keys, types, finiteness and `RANGES`."""
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+    sources = sources if isinstance(sources, _Where) else _Where(sources or {}, "the configuration")
+    fields = _fields(cls)
+    checked, problems = {}, []
+    for key, value in values.items():
+        where = sources[key]
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; see the keys of {cls.__name__}"
+            problems.append(f"{where}: unknown key {key!r}{hint}")
+            continue
+        hint = fields[key]
+        wrong = f"{where}: {key}: must be {_type_words(hint)}, got {_shown(value)}"
+        if isinstance(value, bool) and not _admits_bool(hint):
+            problems.append(wrong)
+            continue
+        try:
+            value = TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True)).validate_python(value)
+        except ValidationError:
+            problems.append(wrong)
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where}: {key}: must be a finite number, got {_shown(value)}")
+            continue
+        rule = RANGES.get(key)
+        if rule and isinstance(value, (int, float)) and not isinstance(value, bool) and not rule[0](value):
+            problems.append(f"{where}: {key}: {rule[1]}, got {_shown(value)}")
+            continue
+        checked[key] = value
+    problems += _precision_problems(checked, sources)
+    return checked, problems
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _precision_problems(values: dict[str, Any], sources: Mapping[str, str]) -> list[str]:
+    """bf16/fp16 asked for on a machine that cannot run it (TrainingArguments would blame "your setup")."""
+    problems = []
+    if values.get("use_cpu"):
+        return problems
+    for key in ("bf16", "fp16"):
+        if values.get(key) and not torch.cuda.is_available():
+            problems.append(f"{sources[key]}: {key}: true needs a CUDA GPU and this "
+                            f"machine has none; set `{key}: false` (on a GPU, auto_gpu_settings turns bf16 on)")  # fmt: skip
+    return problems
+
+
+# What a path-valued key must be (`parse_config(paths=...)`).
+PATH_KINDS = ("checkpoint", "file", "file or demo")
+SFT_PATHS = {"model_name_or_path": "checkpoint", "train_file": "file"}
+
+
+def path_problems(values: dict[str, Any], paths: Mapping[str, str], sources: Mapping[str, str] | None = None):
+    """One line per path-valued key that is missing or not what it must be; `output_dir` must not be a file."""
+    sources = sources if isinstance(sources, _Where) else _Where(sources or {}, "the configuration")
+    problems = []
+    for key, kind in paths.items():
+        where = sources[key]
+        value = values.get(key)
+        if not value:
+            problems.append(f"{where}: {key} is required; set it in the YAML or on the command line")
+            continue
+        value = str(value)
+        if kind == "file or demo" and (value == "demo" or value.startswith("demo:")):
+            continue
+        path = Path(value).expanduser()
+        if kind == "checkpoint":
+            problem = _checkpoint_problem(path, value)
+        elif not path.exists():
+            problem = f"{value} does not exist"
+        elif not path.is_file():
+            problem = f"{value} is {'a folder' if path.is_dir() else 'not a regular file'}; it must be a data file"
+        else:
+            problem = None
+        if problem:
+            problems.append(f"{where}: {key}: {problem}")
+    out = values.get("output_dir")
+    if out and Path(str(out)).expanduser().exists() and not Path(str(out)).expanduser().is_dir():
+        problems.append(f"{sources['output_dir']}: output_dir: {out} is a file; pass a folder")
+    return problems
+
+
+def _checkpoint_problem(path: Path, value: str) -> str | None:
+    if path.is_dir():
+        return None if (path / "config.json").is_file() else f"{value} is not a model folder (no config.json)"
+    if path.exists():
+        return f"{value} is a file; pass the model folder"
+    if value.count("/") == 1 and not value.startswith((".", "/", "~")):  # a hub id: only the local cache (offline)
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            if isinstance(try_to_load_from_cache(value, "config.json"), str):
+                return None
+        except Exception:  # an unusable cache is the same as a missing model
+            pass
+        return f"{value} is neither a local folder nor in the local Hugging Face cache"
+    return f"{value} does not exist"
+
+
+def load_config(path: str | None = None, *, paths: Mapping[str, str] | None = None, **overrides) -> LatentSFTConfig:
     """A config from a YAML file (any LatentSFTConfig / TrainingArguments key) plus keyword overrides."""
-    return parse_config(LatentSFTConfig, path, **overrides)
+    return parse_config(LatentSFTConfig, path, paths=paths, **overrides)

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from future_l1.model.untrusted import InputError, parse_json, read_text
 from future_l1.training.frames import POOL_SIZE, FrameCache
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ HUMAN_ROLES = {"human", "user"}
 GPT_ROLES = {"gpt", "assistant"}
 
 
-class DataError(ValueError):
-    """A dataset that cannot be used as given; the message names the bad records and the fix."""
+class DataError(InputError):
+    """A dataset that cannot be used as given; the message names the file or the bad records and the fix."""
 
 
 @dataclass(frozen=True)
@@ -101,25 +102,53 @@ def _read_image(path: int | Path) -> np.ndarray:
         return np.asarray(img.convert("RGB"))
 
 
-def read_raw(path: str | Path) -> list[dict]:
-    """The raw records of a JSON list or JSON-lines file."""
+MAX_DATA_BYTES = 1 << 30  # Future-L1-50K is ~100 MB; a larger file is almost surely the wrong one
+
+
+class Unreadable:
+    """A line of a JSON-lines file that is not a JSON value: it keeps its place and becomes a bad record."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def read_raw(path: str | Path) -> list:
+    """The raw records of a JSON list or JSON-lines (`.jsonl`) file. The file is untrusted: a missing, binary,
+    non-UTF-8, oversized, deeply nested or non-JSON file raises `DataError` naming it and the reason; in a JSON-lines
+    file a bad line is an `Unreadable` record (one bad record, not a dead file)."""
     path = Path(path)
-    text = path.read_text()
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    data = json.loads(text)
+    try:
+        text = read_text(path, what="data file", max_bytes=MAX_DATA_BYTES)
+        if path.suffix == ".jsonl":
+            return [_line(line, n) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+        data = parse_json(text, where=f"data file {path}")
+    except InputError as exc:
+        hint = " (JSON lines need the .jsonl suffix)" if "Extra data" in str(exc) else ""
+        raise DataError([p + hint for p in exc.problems]) from None
     if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+        raise DataError(f"data file {path}: expected a JSON list of records, got {type(data).__name__}")
     return data
+
+
+def _line(line: str, number: int):
+    try:
+        return parse_json(line, where=f"line {number}")
+    except InputError as exc:
+        return Unreadable(exc.problems[0])
 
 
 def parse_record(raw: Any, index: int, root: Path) -> SFTRecord:
     """Validate one raw record; raises `ValueError` with the reason when it is unusable."""
+    if isinstance(raw, Unreadable):
+        raise ValueError(raw.reason)
     if not isinstance(raw, dict):
         raise ValueError(f"not a JSON object ({type(raw).__name__})")
-    rid = str(raw.get("id", index))
+    rid = record_id(raw, index)
     human, gpt = _turns(raw.get("conversations"))
-    answer = str(raw.get("answer") or "").strip()
+    answer = raw.get("answer")
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))):
+        raise ValueError(f"`answer` must be text, got {type(answer).__name__}")
+    answer = str(answer if answer is not None else "").strip()
     if not answer:
         raise ValueError("empty answer")
     q_frames, r_frames = raw.get("image") or [], raw.get("reasoning_image") or []
@@ -138,6 +167,8 @@ def parse_record(raw: Any, index: int, root: Path) -> SFTRecord:
     thoughts = [clean_thought(piece) for piece in gpt.split(PLACEHOLDER)]
     meta = {k: raw[k] for k in ("gain", "correct_in_8_base", "correct_in_8_hint", "meta_data") if k in raw}
 
+    if raw.get("video") is not None and not isinstance(raw["video"], str):
+        raise ValueError(f"`video` must be a path (text), got {type(raw['video']).__name__}")
     if raw.get("video"):
         video = Path(raw["video"])
         video = video if video.is_absolute() else root / video
@@ -171,8 +202,18 @@ def _turns(conversations: Any) -> tuple[str, str]:
     gpt = [c for c in conversations if isinstance(c, dict) and c.get("from", c.get("role")) in GPT_ROLES]
     if len(human) != 1 or len(gpt) != 1:
         raise ValueError(f"expected one human and one gpt turn, got {len(human)} and {len(gpt)}")
-    texts = [str(t.get("value", t.get("content", "")) or "") for t in (human[0], gpt[0])]
-    return texts[0], texts[1]
+    texts = [t.get("value", t.get("content", "")) for t in (human[0], gpt[0])]
+    for name, text in zip(("human", "gpt"), texts, strict=True):
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"the {name} turn's value must be text, got {type(text).__name__}")
+    return texts[0] or "", texts[1] or ""
+
+
+def record_id(raw: Any, index: int) -> str:
+    """A record's id for messages and progress files (its position when it has none; long ids are cut)."""
+    rid = raw.get("id", index) if isinstance(raw, dict) else index
+    text = rid if isinstance(rid, str) else json.dumps(rid, default=str)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _slots(indices: list, name: str) -> list[int]:
@@ -201,19 +242,22 @@ class LoadedRecords:
     source: Path
 
 
-def load_records(path: str | Path, *, allow_bad: bool = False, limit: int | None = None) -> LoadedRecords:
-    """Parse and validate every record of `path`. Bad records raise `DataError` unless `allow_bad`."""
+def load_records(path: str | Path, *, allow_bad: bool = False, limit: int | None = None,
+                 log_bad: bool = True) -> LoadedRecords:  # fmt: skip
+    """Parse and validate every record of `path`. Bad records raise `DataError` unless `allow_bad`; with `log_bad`
+    their count is logged once (the caller gets each in `bad`: `train validate` prints them, SFT's summary keeps
+    them)."""
     path = Path(path)
     raws = read_raw(path)[:limit]
     records, bad = [], []
     for i, raw in enumerate(raws):
         try:
             records.append(parse_record(raw, i, path.parent))
-        except ValueError as exc:
-            rid = str(raw.get("id", i)) if isinstance(raw, dict) else str(i)
-            bad.append(BadRecord(i, rid, str(exc)))
-    for b in bad:
-        log.warning("skipping %s: %s", path, b)
+        except (ValueError, TypeError) as exc:
+            bad.append(BadRecord(i, record_id(raw, i), str(exc)))
+    if bad and allow_bad and log_bad:
+        log.warning("%s: skipping %d of %d records (first: %s); `future-l1 train validate %s` lists them all",
+                    path, len(bad), len(raws), bad[0], path)  # fmt: skip
     if bad and not allow_bad:
         listed = "\n  ".join(str(b) for b in bad[:10]) + (f"\n  … and {len(bad) - 10} more" if len(bad) > 10 else "")
         raise DataError(

@@ -123,7 +123,7 @@ def select(
     """Run the probe over every candidate of `train_file`, write the selected records to `out_file`, return stats."""
     from tqdm.auto import tqdm
 
-    from future_l1.training.data import load_records, read_raw
+    from future_l1.training.data import load_records, read_raw, record_id
     from future_l1.training.frames import FrameCache
 
     train_file, out_file = Path(train_file), Path(out_file)
@@ -133,7 +133,7 @@ def select(
     done = _read_progress(progress_file)
     cache = FrameCache()
     todo = [r for r in loaded.records if r.id not in done]
-    index_of = {str(raw.get("id", i)) if isinstance(raw, dict) else str(i): i for i, raw in enumerate(raws)}
+    index_of = {record_id(raw, i): i for i, raw in enumerate(raws)}
     failed: dict[str, str] = {}
     out_file.parent.mkdir(parents=True, exist_ok=True)
     jsonl.repair_tail(progress_file)  # a kill mid-write must not glue the next record onto a torn line

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from future_l1.model.checkpoint import save_from_trainer
-from future_l1.training.config import LatentSFTConfig
+from future_l1.training.config import SFT_PATHS, ConfigError, LatentSFTConfig, path_problems
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,38 @@ class LatentSFTTrainer(Trainer):
         save_from_trainer(self, output_dir, state_dict)
 
 
+class StepProgress(TrainerCallback):
+    """One progress bar over the optimizer steps (count, rate, ETA) showing the latest losses, in place of Trainer's
+    raw log dictionaries (every logged value stays in `sft_summary.json` and `trainer_state.json`). Off with
+    `disable_tqdm: true` or TQDM_DISABLE=1."""
+
+    SHOWN = ("loss", "ce", "latent_loss", "skipped_records")
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        if state.is_world_process_zero:
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="latent SFT", unit="step",
+                            disable=args.disable_tqdm, dynamic_ncols=True)  # fmt: skip
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs:
+            shown = {k: logs[k] for k in self.SHOWN if isinstance(logs.get(k), (int, float))}
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def checkpoint_fields(config: LatentSFTConfig, latent_ids) -> dict:
     """Config fields the Future-L1 model adapter reads (the `config.json` of the authors' released checkpoints)."""
     return {
@@ -128,8 +161,9 @@ def build_trainer(config: LatentSFTConfig):
     from future_l1.training.frames import FrameCache
     from future_l1.training.latent_batch import LatentEncoder, collate
 
-    if not config.model_name_or_path or not config.train_file:
-        raise ValueError("set model_name_or_path and train_file (in the YAML or on the command line)")
+    problems = path_problems(vars(config), SFT_PATHS)  # before the model loads
+    if problems:
+        raise ConfigError(problems)
     processor = AutoProcessor.from_pretrained(config.model_name_or_path)
     latent_ids = LatentIds.from_tokenizer(processor.tokenizer)
     dtype = torch.bfloat16 if config.bf16 else torch.float32
@@ -151,6 +185,9 @@ def build_trainer(config: LatentSFTConfig):
         model=model, args=config, train_dataset=dataset, processing_class=processor,
         data_collator=lambda examples: collate(examples, pad_id), sft_config=config,
     )  # fmt: skip
+    trainer.remove_callback(PrinterCallback)  # raw log dictionaries, one per logging step
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StepProgress())
     return trainer, loaded
 
 
@@ -177,7 +214,7 @@ def run_sft(config: LatentSFTConfig) -> Path:
 DEMO_SFT = {
     "max_steps": 10, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "learning_rate": 3e-3,
     "warmup_steps": 0.0, "lr_scheduler_type": "constant", "seed": 0, "weight_decay": 0.0, "logging_steps": 1,
-    "dataloader_num_workers": 0, "disable_tqdm": True,
+    "dataloader_num_workers": 0,
 }  # fmt: skip  # `train sft --demo`: a seconds-long CPU smoke recipe; the cached demo model uses training.DEMO_RECIPE
 
 
@@ -188,4 +225,4 @@ def demo_config(output_dir: str | Path, **overrides) -> LatentSFTConfig:
 
     values = {"model_name_or_path": str(tiny_checkpoint_dir()), "train_file": str(demo_train_file()),
               "output_dir": str(output_dir), "use_cpu": not torch.cuda.is_available(), **DEMO_SFT, **overrides}  # fmt: skip
-    return load_config(None, **values)
+    return load_config(None, paths=SFT_PATHS, **values)

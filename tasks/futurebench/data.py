@@ -10,20 +10,30 @@ the official code raises on a missing clip, which aborts the whole lmms-eval run
 reports the missing file per sample, and `future-l1 data check futurebench` lists every missing clip up front.
 Likewise a malformed record (no `qa`, `qa` not an object, `Options` not an object, an answer outside A-D, not an
 object at all) keeps its doc_id and carries `data_error`; scoring counts it in `n_errors` (never silently wrong).
+A record the authors' protocol still scores but that looks wrong (a `question_type` outside hop1/2/3/5, an id an
+earlier record already uses) is scored as they score it and carries `data_warning`, recorded in its sample and
+summed up in one log line when the data loads. `records_problems` and `records_warnings` are the one rule set of
+`run` and `data check`; the check also decodes every clip and measures questions in tokens, which `run` finds per
+sample (a counted model error) when it reaches them.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+from collections import Counter
 from pathlib import Path
 
 import datasets
 
+from future_l1.model.untrusted import InputError, read_json
 from future_l1.tasks import settings
+from future_l1.tasks.common import earlier_duplicates
 
 SPLITS = ("hop1", "hop2", "hop3", "hop5")
+MAX_JSON_BYTES = 512 << 20  # futurebench.json is ~1 MB
 SPLIT_NAMES = {"hop1": "hop1", "hop2": "hop2", "hop3": "hop3", "hop5": "interp"}  # data name -> metric name
 JSON_NAME = "futurebench.json"
+log = logging.getLogger(__name__)
 
 
 def resolve_video(raw: str, video_dir: Path) -> Path:
@@ -42,11 +52,11 @@ class DataError(ValueError):
 def load_records(data_dir: Path) -> list:
     """The raw records, in file order (doc_id = position); a file that is not a list of records raises DataError."""
     json_path = data_dir / JSON_NAME
-    if json_path.is_file():
+    if json_path.exists():
         try:
-            records = json.loads(json_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{json_path} is not valid JSON ({exc}); re-download it") from None
+            records = read_json(json_path, what="FutureBench file", max_bytes=MAX_JSON_BYTES)
+        except InputError as exc:
+            raise DataError(f"{exc}; re-download it") from None
         if isinstance(records, dict):  # tolerate {"test": [...]} / {"data": [...]} wrappers
             records = records.get("test") or records.get("data") or []
         if not isinstance(records, list):
@@ -64,13 +74,14 @@ def load_records(data_dir: Path) -> list:
 
 
 def record_problems(rec) -> list[str]:
-    """What makes a record unscorable, in words (empty when it is fine); shared with `future-l1 data check`."""
+    """What makes a record unscorable, in words (empty when it is fine): the rules of `run` (a counted error,
+    `data_error`) and of `data check` alike."""
     if not isinstance(rec, dict):
         return [f"record is not an object (got {type(rec).__name__})"]
+    problems = []
     qa = rec.get("qa")
     if not isinstance(qa, dict):
         return ["missing 'qa' object" if qa is None else f"'qa' must be an object, got {type(qa).__name__}"]
-    problems = []
     question = qa.get("Question")
     if not isinstance(question, str) or not question.strip():
         problems.append("empty qa.Question" if question in (None, "") else "qa.Question is not text")
@@ -90,14 +101,42 @@ def record_problems(rec) -> list[str]:
     return problems
 
 
+def records_problems(records: list) -> list[list[str]]:
+    """`record_problems` of every record: what makes it a counted error (`data_error`) in `run` and in `data check`."""
+    return [record_problems(rec) for rec in records]
+
+
+def records_warnings(records: list) -> list[list[str]]:
+    """What looks wrong in a record that the authors' protocol still scores (scored the same here, so the benchmark's
+    numbers do not move; `data_warning`): a `question_type` that is no split (it counts in `future_acc` only), an id
+    an earlier record already uses (results are matched by id across runs)."""
+    out: list[list[str]] = [[] for _ in records]
+    for i, rec in enumerate(records):
+        split = rec.get("question_type") if isinstance(rec, dict) else None
+        if isinstance(rec, dict) and split not in SPLITS:
+            out[i].append(f"question_type {split!r} is not one of {SPLITS}"[:200])
+    keys = [_id_key(rec) for rec in records]
+    uses = Counter(keys)
+    for i, first in earlier_duplicates(keys).items():
+        out[i].append(f"id used by {uses[keys[i]]} records (first: record {first}); ids should be unique")
+    return out
+
+
+def _id_key(rec) -> str | None:
+    value = rec.get("id") if isinstance(rec, dict) else None
+    if value is None or value == "":
+        return None
+    return repr(value)[:200]
+
+
 def _text(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def to_doc(doc_id: int, rec, video_dir: Path) -> dict:
+def to_doc(doc_id: int, rec, video_dir: Path, problems: list[str] | None = None, warnings: list[str] = ()) -> dict:
     """One lmms-eval doc. A broken record keeps its place (doc_id) and carries `data_error`: the task scores it as a
     counted error (`n_errors`) instead of aborting the run or scoring it silently wrong."""
-    problems = record_problems(rec)
+    problems = record_problems(rec) if problems is None else problems
     rec = rec if isinstance(rec, dict) else {}
     qa = rec.get("qa") if isinstance(rec.get("qa"), dict) else {}
     options = qa.get("Options") if isinstance(qa.get("Options"), dict) else {}
@@ -114,13 +153,21 @@ def to_doc(doc_id: int, rec, video_dir: Path) -> dict:
             "Answer": _text(qa.get("Answer")),
         },
         "data_error": "; ".join(problems),
+        "data_warning": "; ".join(warnings),
     }
 
 
 def load_futurebench(data_dir: Path | None = None) -> datasets.Dataset:
     data_dir = Path(data_dir) if data_dir is not None else settings.futurebench_dir()
     video_dir = settings.futurebench_video_dir(data_dir)
-    rows = [to_doc(doc_id, rec, video_dir) for doc_id, rec in enumerate(load_records(data_dir))]
+    records = load_records(data_dir)
+    problems, warnings = records_problems(records), records_warnings(records)
+    rows = [to_doc(i, rec, video_dir, problems[i], warnings[i]) for i, rec in enumerate(records)]
+    n_warned = sum(1 for w in warnings if w)
+    if n_warned:
+        log.warning("FutureBench data in %s: %d record(s) with warnings, scored as the authors' protocol scores them "
+                    "(first: %s); `future-l1 data check futurebench` lists them", data_dir, n_warned,
+                    next(w for w in warnings if w)[0])  # fmt: skip
     if not rows:
         raise DataError(f"no FutureBench records in {data_dir}; check {settings.FUTUREBENCH_ENV}")
     return datasets.Dataset.from_list(rows)

@@ -62,6 +62,7 @@ def _record(doc: dict, response: str, parse, parse_strict) -> dict:
         correct_strict=int(bool(pred_strict) and pred_strict == answer),
         error=error,
         latent_spans=[] if error else latent_spans(response),
+        warning=doc.get("data_warning") or None,  # scored as the authors score it; see data.records_warnings
     ).model_dump()
 
 

@@ -25,7 +25,7 @@ import re
 
 from future_l1.tasks.common import first_response, future_l1_messages, latent_spans, model_error
 from future_l1.tasks.prompts import TWIFF_COT_PROMPT, TWIFF_JUDGE_SYSTEM_PROMPT
-from future_l1.tasks.results_schema import TwiffSample
+from future_l1.tasks.results_schema import SAMPLE_KEYS, TWIFFBENCH, TwiffSample
 from future_l1.tasks.twiffbench.parsing import sanitize_response, split_reference, split_response
 
 
@@ -126,6 +126,7 @@ def process_results(doc: dict, results: list) -> dict:
         from future_l1.tasks.judge import current_config, get_judge
 
         record.update(doc_id=int(doc.get("doc_id", -1)), category=_category(doc))
+        record["warning"] = doc.get("data_warning") or None  # judged as the authors judge it; data.row_warnings
         record["id"] = str(doc.get("id") or doc.get("video") or record["doc_id"])
         response = first_response(results)
         config = current_config()  # the suite's role when future-l1 run set one, else FUTURE_L1_JUDGE_*
@@ -144,7 +145,11 @@ def process_results(doc: dict, results: list) -> dict:
             record["judge_reasoning"] = verdict.reasoning
     except Exception as exc:
         record["error"] = f"judge: {type(exc).__name__}: {exc}"
-    return dict.fromkeys(METRICS, TwiffSample.model_validate(record).model_dump())
+    full = TwiffSample.model_validate(record).model_dump()
+    # lmms-eval writes each metric's value into the samples line: the judge's reasoning goes under one key only
+    # (`results_schema.SAMPLE_KEYS`), not once per metric.
+    slim = {**full, "judge_reasoning": ""}
+    return {metric: full if metric == SAMPLE_KEYS[TWIFFBENCH] else slim for metric in METRICS}
 
 
 # --- aggregations ----------------------------------------------------------------------------------------------

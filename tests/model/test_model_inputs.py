@@ -77,3 +77,28 @@ def test_images_are_accepted(tmp_path, tiny_processor):
     assert sample.images[0].shape[0] % 32 == 0 and sample.images[0].shape[1] % 32 == 0
     batch = collate(tiny_processor, [sample])
     assert "pixel_values" in batch and batch["image_grid_thw"].shape == (1, 3)
+
+
+def test_merged_one_sample_batches_equal_one_collated_batch(clip, tiny_processor):
+    """The adapter collates each sample in its media thread and pads them together later (`merge_batches`)."""
+    import torch
+    from PIL import Image
+
+    frames = np.stack([np.full((64, 96, 3), 40 * k, np.uint8) for k in range(4)])
+    image = Image.fromarray(np.full((70, 90, 3), 120, np.uint8))
+    chats = [
+        [{"role": "user", "content": [{"type": "video", "url": clip}, {"type": "text", "text": "What next? " * 7}]}],
+        [{"role": "user", "content": [{"type": "video", "video": frames}, {"type": "text", "text": "Next?"}]}],
+        [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "And here?"}]}],
+    ]
+    samples = [
+        prepare_sample(tiny_processor, c, max_num_frames=4, min_pixels=64 * 64, max_pixels=96 * 96) for c in chats
+    ]
+    together = collate(tiny_processor, samples)
+    merged = inputs.merge_batches(
+        [collate(tiny_processor, [s]) for s in samples], tiny_processor.tokenizer.pad_token_id
+    )
+    assert set(merged) == set(together)
+    for key, value in together.items():
+        assert torch.equal(merged[key], value), key
+    assert int(together["attention_mask"].sum(-1).min()) < together["attention_mask"].shape[1]  # padding happened

@@ -199,3 +199,41 @@ def test_cuda_compiled_fp32_equals_eager(model, attn):
     settings = GenerationSettings(max_new_tokens=24, return_latents=True)
     for a, b in zip(eager.generate(batch, settings, forcer), fast.generate(batch, settings, forcer), strict=True):
         _same(a, b)
+
+
+def test_fused_projections_are_views_that_save_and_reload(model, tmp_path):
+    """q/k/v and gate/up become row slices of one matrix each (no copy kept), reused by later decoders, seen by
+    in-place updates, and saved by transformers as ordinary separate tensors."""
+    from safetensors.torch import load_file
+
+    model = model.to("cpu", torch.float32)
+    fast = FastLatentDecoder(model, FakeTokenizer(), IDS, LatentBudget(max_latent_token=3))
+    layer = model.model.language_model.layers[1]
+    attn, mlp = layer.self_attn, layer.mlp
+    qkv, gate_up = fast.layer_weights[1][1], fast.layer_weights[1][6]
+    nq, nk = attn.q_proj.weight.shape[0], attn.k_proj.weight.shape[0]
+    assert qkv.data_ptr() == attn.q_proj.weight.data_ptr() and qkv[nq].data_ptr() == attn.k_proj.weight.data_ptr()
+    assert qkv[nq + nk].data_ptr() == attn.v_proj.weight.data_ptr()
+    assert gate_up[mlp.gate_proj.weight.shape[0]].data_ptr() == mlp.up_proj.weight.data_ptr()
+    again = FastLatentDecoder(model, FakeTokenizer(), IDS, LatentBudget(max_latent_token=3))
+    assert again.layer_weights[1][1] is qkv and again.layer_weights[1][6] is gate_up
+    unfused = FastLatentDecoder(model, FakeTokenizer(), IDS, LatentBudget(max_latent_token=3), fuse=False)
+    assert isinstance(unfused.layer_weights[1][1], tuple) and len(unfused.layer_weights[1][6]) == 2
+    with torch.no_grad():  # an in-place update through the module is an update of the fused matrix
+        before = float(qkv[nq + nk, 0])
+        attn.v_proj.weight[0, 0] += 1.0
+        assert float(qkv[nq + nk, 0]) == float(attn.v_proj.weight[0, 0]) != before
+        attn.v_proj.weight[0, 0] -= 1.0
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.save_pretrained(tmp_path)
+    saved = {}
+    for f in tmp_path.glob("*.safetensors"):
+        saved.update(load_file(f))
+    prefix = "model.language_model.layers.1."
+    for name in ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+                 "mlp.gate_proj.weight", "mlp.up_proj.weight"):  # fmt: skip
+        assert torch.equal(saved[prefix + name], state[prefix + name]), name
+    moved = model.to(torch.float64)  # new storage: the next decoder fuses again
+    fresh = FastLatentDecoder(moved, FakeTokenizer(), IDS, LatentBudget(max_latent_token=3))
+    assert fresh.layer_weights[1][1].dtype == torch.float64 and fresh.layer_weights[1][1] is not qkv
+    model.to(torch.float32)

@@ -4,9 +4,11 @@
 
 run_a, run_b: Future-L1 run directories (CONTEXT.md layout) of two models on the same 32 FutureBench questions; B
 equals A except on 9 known questions (B fixes the first 7 that A got wrong, breaks the first 2 that A got right).
-run_a also holds 10 TwiFF-Bench samples (2 judge failures) and one model-side error (question 18, wrong in both).
-lmms_plain: plain lmms-eval --output_path files of a third model (doc_hash, no sample_hash) plus a task without
-samples. train_sft/trainer_state.json: a HF Trainer log_history.
+run_a also holds 10 TwiFF-Bench samples (2 judge failures, categories physical / predictive) and one model-side
+error (question 18, wrong in both). Both are results schema version 1 (no provenance; hashes.json fingerprints the
+documents). run_c: schema version 2 with provenance (demo data, the rubric judge, the first 8 of 32 documents,
+latencies on an H200) of a third model. lmms_plain: plain lmms-eval --output_path files of a fourth model
+(doc_hash, no sample_hash) plus a task without samples. train_sft/trainer_state.json: a HF Trainer log_history.
 """
 
 from __future__ import annotations
@@ -20,6 +22,24 @@ SPLITS = ("hop1", "hop2", "hop3", "interp")
 N_FB, N_TW = 32, 10
 FB_KEYS = ("future_acc", "future_acc_strict", "hop1_acc", "hop2_acc", "hop3_acc", "interp_acc", "n_errors")
 TW_KEYS = ("twiff_cot", "twiff_answer", "twiff_avg", "n_judged", "n_failed")
+RUBRIC = {
+    "provider": "rubric",
+    "base_url": "embedded",
+    "model": "future-l1-rubric-v1",
+    "prompt_version": "twiff-v1",
+    "temperature": 0.0,
+    "max_tokens": 512,
+    "text_only": True,
+    "comparable": False,
+}
+PROVENANCE_C = {
+    "data": {"kind": "demo", "path": "demo", "fingerprint": "ef" * 32},
+    "judge": {"kind": "none"},
+    "subset": {"strategy": "first", "limit": 8, "n": 8, "n_total": 32},
+    "hardware": {"kind": "cuda", "device": "NVIDIA H200"},
+    "checkpoint": {"source": "local", "ref": "/ckpts/tiny-c"},
+    "intervention": "none",
+}
 JUDGE = {
     "provider": "openai",
     "base_url": "http://localhost:8000/v1",
@@ -58,9 +78,9 @@ def _dump_lines(path: Path, lines: list[dict]) -> None:
     path.write_text("".join(json.dumps(x, sort_keys=True) + "\n" for x in lines), encoding="utf-8")
 
 
-def futurebench_samples(model: str, correct, *, ours: bool, error_at: int | None) -> list[dict]:
+def futurebench_samples(model: str, correct, *, ours: bool, error_at: int | None, n: int = N_FB) -> list[dict]:
     lines = []
-    for i in range(N_FB):
+    for i in range(n):
         split = SPLITS[i % 4]
         answer = "ABCD"[i % 4]
         ok = correct(i)
@@ -115,19 +135,19 @@ def futurebench_metrics(lines: list[dict]) -> dict:
     return m
 
 
-def twiff_samples(model: str) -> list[dict]:
+def twiff_samples(model: str, judge: dict = JUDGE, n: int = N_TW) -> list[dict]:
     lines = []
-    for i in range(N_TW):
+    for i in range(n):
         failed = i in (3, 8)
         d = {
             "doc_id": i,
             "id": f"tw-{i:03d}",
-            "category": ("physics", "social")[i % 2],
+            "category": ("physical", "predictive")[i % 2],
             "cot": None if failed else 1.0 + (i * 3) % 5,
             "answer_score": None if failed else 0.5 + (i * 2) % 5,
             "judged": not failed,
             "error": "judge timed out after 60 s" if failed else None,
-            "judge": JUDGE,
+            "judge": judge,
             "latent_spans": [4, 4],
         }
         lines.append(
@@ -165,35 +185,49 @@ def twiff_metrics(lines: list[dict]) -> dict:
     }
 
 
-def write_run(run_dir: Path, label: str, correct, *, twiff: bool, error_at: int | None) -> None:
+def write_run(
+    run_dir: Path,
+    label: str,
+    correct,
+    *,
+    twiff: bool,
+    error_at: int | None,
+    provenance: dict | None = None,
+    n: int = N_FB,
+) -> None:
     _dump(run_dir / "env.json", {"git_hash": "0123abc", "python": "3.11.2", "torch": "2.13.0", "packages": {"x": "1"}})
     _dump(
         run_dir / "hashes.json", {"datasets": {"futurebench_future_l1": "ab" * 32}, "checkpoints": {label: "cd" * 32}}
     )
     _dump(run_dir / "judge.json", {"model": JUDGE["model"], "prompt_version": JUDGE["prompt_version"]})
     tasks = ["futurebench_future_l1"] + (["twiffbench_future_l1"] if twiff else [])
-    _dump(run_dir / "state.json", {"status": "finished", "entries": {f"{label}/{t}": "done" for t in tasks}})
+    _dump(run_dir / "state.json", {"status": "finished", "entries": {f"{label}/{t}": "done" for t in tasks},
+                                   "updated": "2026-12-01T10:00:00Z"})  # fmt: skip
     (run_dir / "suite.yaml").write_text(f"models:\n  - label: {label}\ntasks: {tasks}\n", encoding="utf-8")
     for task in tasks:
         if task.startswith("futurebench"):
-            lines = futurebench_samples(label, correct, ours=True, error_at=error_at)
+            lines = futurebench_samples(label, correct, ours=True, error_at=error_at, n=n)
             metrics = futurebench_metrics(lines)
         else:
-            lines = twiff_samples(label)
+            lines = twiff_samples(label, RUBRIC if provenance else JUDGE, n=min(n, N_TW))
             metrics = twiff_metrics(lines)
         _dump_lines(run_dir / "samples" / label / f"{task}.jsonl", lines)
-        _dump(
-            run_dir / "results" / label / f"{task}.json",
-            {
-                "model": label,
-                "task": task,
-                "model_name": "future_l1",
-                "model_args": f"pretrained=/ckpts/{label}",
-                "metrics": metrics,
-                "n_samples": len(lines),
-                "config": {"max_new_tokens": 2048},
-            },
-        )
+        results = {
+            "model": label,
+            "task": task,
+            "model_name": "future_l1",
+            "model_args": f"pretrained=/ckpts/{label}",
+            "metrics": metrics,
+            "n_samples": len(lines),
+            "config": {"max_new_tokens": 2048},
+        }
+        if provenance:
+            judge = {"kind": "rubric", "model": RUBRIC["model"], "comparable": False} if "twiff" in task else {}
+            total = N_TW if "twiff" in task else N_FB
+            subset = {**provenance["subset"], "n": len(lines), "n_total": total} if len(lines) < total else {}
+            prov = {**provenance, "judge": judge or provenance["judge"], "subset": subset or {"strategy": "all"}}
+            results.update(schema_version=2, provenance=prov)
+        _dump(run_dir / "results" / label / f"{task}.json", results)
 
 
 def write_lmms_plain(out: Path) -> None:
@@ -242,6 +276,7 @@ def write_trainer_state(path: Path) -> None:
 def main(root: Path = FIXTURES) -> None:
     write_run(root / "run_a", "tiny-a", correct_a, twiff=True, error_at=18)
     write_run(root / "run_b", "tiny-b", correct_b, twiff=False, error_at=None)
+    write_run(root / "run_c", "tiny-c", correct_a, twiff=True, error_at=None, provenance=PROVENANCE_C, n=8)
     write_lmms_plain(root / "lmms_plain")
     write_trainer_state(root / "train_sft" / "trainer_state.json")
 

@@ -118,3 +118,46 @@ def test_maps_of_the_demo_model(tmp_path):
     files = latent_maps.latent_maps(Path(moved), tmp_path / "plots")
     assert {f.name for f in files} >= {"latent_map_future_l1_tiny_futurebench_future_l1_pca.png"}
     assert all(f.stat().st_size > 1000 for f in files)
+
+
+def _capture(monkeypatch) -> list:
+    from future_l1.reports import plots
+
+    figures: list = []
+    monkeypatch.setattr(plots, "save", lambda fig, stem: figures.append(fig) or [stem.with_suffix(".png")])
+    return figures
+
+
+def test_maps_have_labelled_axes(tmp_path, monkeypatch):
+    """Issue 26 item 11: the axes say what they are (PCA: the share of variance per component)."""
+    _write_latents(tmp_path / "lat")
+    samples = {d["doc_id"]: d["future_acc"] for d in _result(tmp_path / "lat").samples}
+    points = latent_maps.load_points(tmp_path / "lat", "futurebench_future_l1", samples)
+    figures = _capture(monkeypatch)
+    latent_maps.draw(points, "t", tmp_path / "m")
+    pca, tsne = figures
+    for ax in pca.axes:
+        assert ax.get_xlabel().startswith("PC 1 (") and "% of variance" in ax.get_ylabel()
+        assert len(ax.get_xticks()) > 0
+    assert all(ax.get_xlabel().startswith("t-SNE 1") for ax in tsne.axes)
+    assert [ax.get_title() for ax in pca.axes] == ["by span index", "by step within span", "by split", "by correctness"]
+
+
+def test_twiff_maps_colour_by_category_and_draw_no_unknown_panel(tmp_path, monkeypatch):
+    """TwiFF-Bench records carry a category and no correctness: the panels are span, step and category; none has a
+    "?" legend."""
+    folder = tmp_path / "lat"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for doc in range(6):
+        np.savez(folder / f"twiffbench_future_l1__test__{doc}__rank0.npz",
+                 latents=rng.normal(size=(4, 8)).astype(np.float16), span_lengths=np.asarray([4], dtype=np.int32))  # fmt: skip
+    samples = {d: {"doc_id": d, "category": ("physical", "predictive")[d % 2], "judged": True} for d in range(6)}
+    points = latent_maps.load_points(folder, "twiffbench_future_l1", samples)
+    assert points.split_name == "category" and set(points.split) == {"physical", "predictive"}
+    figures = _capture(monkeypatch)
+    latent_maps.draw(points, "t", tmp_path / "m", methods=("pca",))
+    (fig,) = figures
+    assert [ax.get_title() for ax in fig.axes] == ["by span index", "by step within span", "by category"]
+    legends = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
+    assert "?" not in legends and {"physical", "predictive"} <= set(legends)

@@ -28,7 +28,7 @@ from future_l1.reports.stats import bootstrap_ci, mcnemar_p
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 GOLDEN = HERE / "golden"
-RUNS = ["run_a", "run_b", "lmms_plain"]
+RUNS = ["run_a", "run_b", "run_c", "lmms_plain"]
 
 
 @pytest.fixture()
@@ -53,7 +53,18 @@ def test_fixtures_are_current(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["leaderboard.md", "records.csv", "futurebench.csv", "twiffbench.csv", "futurebench.tex", "twiffbench.tex"]
+    "name",
+    [
+        "leaderboard.md",
+        "records.csv",
+        "futurebench.csv",
+        "twiffbench.csv",
+        "twiffbench_categories.csv",
+        "cost.csv",
+        "futurebench.tex",
+        "twiffbench.tex",
+        "twiffbench_categories.tex",
+    ],
 )
 def test_outputs_match_golden(in_fixtures: Path, tmp_path: Path, name: str) -> None:
     write_report([Path(r) for r in RUNS], tmp_path, formats=("md", "csv", "tex"))
@@ -142,12 +153,12 @@ def test_published_table2_and_table7_equal_paper() -> None:
 def test_published_rows_are_marked_and_never_bold(in_fixtures: Path) -> None:
     from future_l1.reports.render import build_records
 
-    (fb, _tw) = build_leaderboards(build_records(read_results([Path("run_a")])))
+    fb = build_leaderboards(build_records(read_results([Path("run_a")])))[0]
     published = [row for row in fb.rows if row.source == PUBLISHED]
     assert len(published) == len(TABLE1)
     assert all(row.citation and not any(c.bold for c in row.cells) for row in published)
-    # run_a is the only measured row, so each of its values is the column's best even though the paper's are higher
-    assert all(c.bold for c in fb.rows[0].cells)
+    # run_a is the only measured row: nothing to rank it against, so nothing is bold (the paper's rows never rank)
+    assert not any(c.bold for c in fb.rows[0].cells)
 
 
 # ------------------------------------------------------------------ readers and records

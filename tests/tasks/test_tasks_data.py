@@ -72,7 +72,8 @@ def test_data_check_names_each_broken_futurebench_record(tmp_path):
     report = data_check.check("futurebench", copy)
     assert not report.ok
     bad = {rid for rid, _ in report.problems}
-    assert bad == {f"demo-fb-00{i}" for i in range(1, 6)}
+    assert bad == {f"demo-fb-00{i}" for i in (1, 3, 4, 5)}
+    assert [rid for rid, _ in report.warnings] == ["demo-fb-002"]  # scored anyway, as the authors do
     assert report.counts["hop1"] == 6 and report.n_records == 24
 
 
@@ -86,7 +87,8 @@ def test_data_check_names_each_broken_twiff_record(tmp_path):
     rows[2]["answer"] = "a chain without a final answer"
     pq.write_table(table.from_pylist(rows, schema=table.schema), shard)
     report = data_check.check("twiffbench", copy)
-    assert [rid.split()[0] for rid, _ in report.problems] == ["doc_id=3", "doc_id=5"]
+    assert [rid.split()[0] for rid, _ in report.problems] == ["doc_id=3"]
+    assert [rid.split()[0] for rid, _ in report.warnings] == ["doc_id=5"]  # judged with the whole reference
     assert data_check.check("twiffbench", tmp_path / "missing").problems[0][0] == "<dataset>"
 
 

@@ -50,7 +50,7 @@ def test_judge_scores_out_of_range_are_rejected(score):
     """The authors average such pairs in; ours are retried and then counted as judge failures."""
     with pytest.raises(J.JudgeAnswerError, match="out of range"):
         J.coerce_scores(score)
-    assert J.coerce_scores([5, 0]) == (5, 0) and J.coerce_scores([["4", 2.6]]) == (4, 3)
+    assert J.coerce_scores([5, 0]) == (5, 0) and J.coerce_scores([["4", 2.0]]) == (4, 2)
 
 
 @pytest.mark.parametrize(

@@ -89,3 +89,22 @@ def test_kept_encodings_are_the_encoder_output_reused_not_recomputed(tmp_path):
     want = plain.train_dataset[1]
     assert all(torch.equal(second[k], want[k]) for k in want if isinstance(want[k], torch.Tensor))
     assert not torch.equal(first["pixel_values"], second["pixel_values"])
+
+
+def test_sft_shows_a_step_bar_not_raw_log_dictionaries(tmp_path, capsys, monkeypatch):
+    """Issue 26 item 9: the demo SFT printed a raw loss dictionary per step for minutes; now one bar with the step
+    count, the ETA and the latest losses (every logged value stays in the trainer's history)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from future_l1.training.sft import StepProgress, build_trainer, demo_config
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    trainer, _ = build_trainer(demo_config(tmp_path / "a", max_steps=3, max_records=4))
+    kinds = {type(c) for c in trainer.callback_handler.callbacks}
+    assert StepProgress in kinds and not kinds & {PrinterCallback, ProgressCallback}
+    capsys.readouterr()
+    trainer.train()
+    stdout, stderr = capsys.readouterr()
+    assert "{'loss'" not in stdout + stderr and "'ce':" not in stdout + stderr
+    assert "latent SFT" in stderr and "3/3" in stderr and "loss=" in stderr
+    assert len(trainer.history) == 3
