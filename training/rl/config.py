@@ -201,6 +201,8 @@ class LADAPOConfig(GRPOConfig):
         return resolve_system_prompt(self.system_prompt)
 
 
-def load_rl_config(path: str | None = None, **overrides) -> LADAPOConfig:
-    """A config from a YAML file (any LADAPOConfig / GRPOConfig key) plus keyword overrides."""
-    return parse_config(LADAPOConfig, path, **overrides)
+def load_rl_config(path: str | None = None, *, paths: dict[str, str] | None = None, **overrides) -> LADAPOConfig:
+    """A config from a YAML file (any LADAPOConfig / GRPOConfig key) plus keyword overrides (None = not given);
+    every problem, ours (`__post_init__`) included, comes back as one `ConfigError` (`parse_config`, which also
+    checks that the `paths` keys exist)."""
+    return parse_config(LADAPOConfig, path, paths=paths, **overrides)
