@@ -110,6 +110,7 @@ def main() -> None:
         max_steps=args.steps, per_device_train_batch_size=args.n, gradient_accumulation_steps=args.prompts,
         num_generations=args.n, max_completion_length=args.max_new, beta=args.beta, save_strategy="no",
         max_sampling_tries=1, rollout_batch_size=args.n * args.prompts, logging_steps=1, disable_tqdm=True,
+        mini_batches=1,  # one rollout + one update per step, as in the recorded figures (LA-DAPO's default is 4)
         use_cpu=not cuda, min_pixels=args.image_side**2, max_pixels=args.image_side**2, seed=0,
     )  # fmt: skip
     trainer, _ = build_trainer(rl)

@@ -33,7 +33,8 @@ _COMPONENTS = ("accuracy", "format", "ctr", "div", "total")
 RL_PANELS = (
     ("rewards, every rollout (Eq. 7)", tuple(f"rewards_all/{c}/mean" for c in _COMPONENTS)),
     ("rewards, groups trained on", tuple(f"rewards/{c}/mean" for c in _COMPONENTS)),
-    ("dynamic sampling", ("sampling/kept_ratio", "sampling/tries", "sampling/filled_unfiltered")),
+    ("dynamic sampling", ("sampling/kept_ratio", "sampling/tries", "sampling/groups_padded",
+                          "advantages/single_outcome_groups")),
     ("KL to the reference", ("kl",)),
     ("latent spans", ("latent/spans_per_sample", "latent/span_len_mean")),
     ("policy", ("loss", "entropy", "clip_ratio/region_mean")),

@@ -2,13 +2,22 @@
 Table 9, Eq. 4–7, Table 5). Where the authors' scripts differ (`RL_v2/train.sh`,
 `RL_v2/examples/config_future_l1.yaml`), their value is one option away:
 
-| knob | paper (default) | authors' scripts |
+| knob | default | authors' scripts |
 |---|---|---|
-| ctr_lambda (λ_c) | 0.2 | 1.0 (`*_ctr` modes) |
-| div_lambda (λ_d) | 0.1 | 0.0 (pinned in the YAML) |
+| ctr_lambda (λ_c) | 0.2 (paper) | 1.0 (`*_ctr` modes) |
+| div_lambda (λ_d) | 0.1 (paper) | 0.0 (pinned in the YAML) |
 | ctr_pos_only | "paper" (Eq. 5 gives 1) | "authors" (s⁺/τ, up to 2) |
 | ctr_self_negative | False (Eq. 4: j ≠ i) | True |
-| latent_logprob_kappa | 0 (off) | 0.01 (vMF-style κ⟨h, z⟩) |
+| latent_logprob_kappa | 0.01 (authors' value, at the right positions: trainer.py) | 0.01, one slot late |
+| mini_batches | 4 optimiser steps per rollout batch (DAPO's recipe has 16) | 1 (global batch = rollout batch) |
+| delta (dual clip) | 3.0 (Table 9) | 3.0 |
+| format_mode | "interleaved" (accepts our SFT layout R L A) | "both": every span followed by a reason |
+
+Why `mini_batches` > 1: with one optimiser step per rollout batch the policy that is trained is the policy that
+sampled, every ratio is exactly 1, and DAPO's clip-higher (ε 0.2 / 0.28, Table 9) never acts; it did not in the
+authors' runs either (their actor recomputes the old log-probs right before its single step). DAPO (arXiv 2503.14476)
+splits each rollout batch into mini-batches (512 prompts into 16 steps of 32 in its recipe); we keep the paper's
+rollout batch (64 prompts x 8) and split it into 4 steps of 16 prompts. `mini_batches: 1` is the authors' schedule.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ import torch
 from trl import GRPOConfig
 
 from future_l1.training.config import parse_config, resolve_system_prompt
+from future_l1.training.rl.advantages import SCALES
+from future_l1.training.rl.rewards import FORMAT_MODES
 
 PAPER = "arXiv 2606.05769"
 
@@ -29,7 +40,7 @@ class LADAPOConfig(GRPOConfig):
     train_file: str = field(
         default="",
         metadata={"help": "RL data: EasyR1 rows {problem, answer, videos/images, problem_type} or TwiFF rows "
-                          "(JSON/JSONL), or 'demo' / 'demo:A' (the demo MC questions: all / gold A; data.py)."},
+                          "(JSON/JSONL), or 'demo' (the demo's 48 multiple-choice questions; data.py)."},
     )  # fmt: skip
     max_records: int | None = field(default=None, metadata={"help": "Use only the first N rows (smoke runs)."})
     system_prompt: str | None = field(
@@ -55,12 +66,11 @@ class LADAPOConfig(GRPOConfig):
         metadata={"help": "Count a wrong rollout among its own negatives (authors' code); Eq. 4 says j ≠ i."},
     )
     format_mode: str = field(
-        default="both",
-        metadata={
-            "help": "R_fmt grammar (authors'): 'both' = (L R)+A or R(L R)+A; 'rfirst' = R(L R)+A only; "
-            "'any' (ours) = R/L blocks with ≥ 1 span, then A."
-        },
-    )
+        default="interleaved",
+        metadata={"help": "R_fmt grammar (rewards.py): 'interleaved' (ours) = reason blocks and latent spans "
+                          "alternating, ≥ 1 span, then the answer (R L A, our SFT layout, included); the authors': "
+                          "'both' = (L R)+A or R(L R)+A, 'rfirst' = R(L R)+A only."},
+    )  # fmt: skip
     judge: str = field(
         default="off",
         metadata={"help": "LLM-judge fallback of R_acc for answers the rule cannot decide (non-multiple-choice, no "
@@ -90,14 +100,21 @@ class LADAPOConfig(GRPOConfig):
     )
     # latents (§3.3)
     latent_logprob_kappa: float = field(
-        default=0.0,
-        metadata={"help": "κ of the optional latent log-prob κ·⟨h, z⟩ at latent steps (authors 0.01; 0 = off). "
-                          "Computed at the right positions (see trainer.py)."},
+        default=0.01,
+        metadata={"help": "κ of the latent log-prob κ·⟨μ, z⟩ that puts the latent steps into the policy loss, so "
+                          "that the rewards (R_ctr, R_div included) reach the hidden states the latents come from "
+                          "(authors 0.01; 0 = off: then no gradient reaches them). Positions: trainer.py."},
     )  # fmt: skip
     fused_logprobs: bool | None = field(
         default=None,
         metadata={"help": "Log-probs through TRL's fused (tiled) LM head; None = on CUDA only (on CPU one plain "
                           "log-softmax is faster)."},
+    )  # fmt: skip
+    mini_batches: int | None = field(
+        default=None,
+        metadata={"help": "Optimiser steps per rollout batch (DAPO's mini-batches; the clip acts from the second "
+                          "on). None: 4, or what TRL's steps_per_generation / generation_batch_size give when set; "
+                          "1 = the authors' single on-policy step (the ratio is then always 1)."},
     )  # fmt: skip
     rollout_batch_size: int = field(default=64, metadata={"help": "Rows decoded together during rollouts."})
     max_num_frames: int = field(default=32, metadata={"help": "Video frames per prompt (FutureBench protocol: 32)."})
@@ -113,6 +130,9 @@ class LADAPOConfig(GRPOConfig):
     max_completion_length: int | None = field(default=2048, metadata={"help": "Max response tokens (Table 9: 2048)."})
     epsilon: float = field(default=0.2, metadata={"help": "Lower clip ε_low (Table 9: 0.2)."})
     epsilon_high: float | None = field(default=0.28, metadata={"help": "Clip-higher ε_high (Table 9: 0.28)."})
+    delta: float | None = field(
+        default=3.0, metadata={"help": "Dual clip: the ratio is capped at δ (Table 9: 3.0; acts on A < 0 only)."}
+    )
     loss_type: str = field(default="dapo", metadata={"help": "Token-level loss averaging (DAPO, Table 9)."})
     beta: float = field(default=1e-2, metadata={"help": "k3 KL loss coefficient (Table 9: 1e-2)."})
     learning_rate: float = field(default=1e-6, metadata={"help": "Constant LR (Table 9: 1e-6)."})
@@ -132,17 +152,46 @@ class LADAPOConfig(GRPOConfig):
             raise ValueError(f"ctr_pos_only must be 'paper' or 'authors', not {self.ctr_pos_only!r}")
         if self.judge not in ("off", "role"):
             raise ValueError(f"judge must be 'off' or 'role', not {self.judge!r}")
-        if self.format_mode not in ("both", "rfirst", "any"):
-            raise ValueError(f"format_mode must be 'both', 'rfirst' or 'any', not {self.format_mode!r}")
+        if self.format_mode not in FORMAT_MODES:
+            raise ValueError(f"format_mode must be one of {FORMAT_MODES}, not {self.format_mode!r}")
         if not 0.0 <= self.acc_low <= self.acc_high <= 1.0:
             raise ValueError("need 0 <= acc_low <= acc_high <= 1")
+        if self.latent_logprob_kappa < 0:
+            raise ValueError(f"latent_logprob_kappa must be >= 0 (0 = off), not {self.latent_logprob_kappa}")
+        self._default_mini_batches()
         super().__post_init__()
+        self._check_mini_batches()
+        if self.scale_rewards not in SCALES:
+            raise ValueError(f"scale_rewards must be one of {SCALES} (or true / false), not {self.scale_rewards!r}")
         per_device = self.generation_batch_size // max(1, self.world_size)
         if per_device % self.num_generations:
             raise ValueError(
                 f"each process must hold whole groups: generation batch per device ({per_device}) must be a multiple "
                 f"of num_generations ({self.num_generations}); dynamic sampling and R_ctr work on local groups"
             )
+
+    def _default_mini_batches(self) -> None:
+        """Unless TRL's own knobs are set: `mini_batches` (default 4) sets steps_per_generation."""
+        if self.steps_per_generation is None and self.generation_batch_size is None:
+            if self.mini_batches is not None and self.mini_batches < 1:
+                raise ValueError(f"mini_batches must be >= 1, not {self.mini_batches}")
+            self.steps_per_generation = (self.mini_batches or 4) * self.gradient_accumulation_steps
+
+    def _check_mini_batches(self) -> None:
+        """`mini_batches` optimiser steps per rollout batch = steps_per_generation / gradient_accumulation_steps."""
+        ga = self.gradient_accumulation_steps
+        if self.steps_per_generation % ga:
+            raise ValueError(
+                f"steps_per_generation ({self.steps_per_generation}) must be a multiple of gradient_accumulation_steps "
+                f"({ga}): every optimiser step must take its micro-batches from one rollout batch"
+            )
+        derived = self.steps_per_generation // ga
+        if self.mini_batches is not None and self.mini_batches != derived:
+            raise ValueError(
+                f"mini_batches ({self.mini_batches}) disagrees with steps_per_generation ({self.steps_per_generation}) "
+                f"/ gradient_accumulation_steps ({ga}) = {derived}: set only one of them"
+            )
+        self.mini_batches = derived
 
     @property
     def reward_weights_eq7(self) -> tuple[float, float, float, float]:
@@ -152,6 +201,8 @@ class LADAPOConfig(GRPOConfig):
         return resolve_system_prompt(self.system_prompt)
 
 
-def load_rl_config(path: str | None = None, **overrides) -> LADAPOConfig:
-    """A config from a YAML file (any LADAPOConfig / GRPOConfig key) plus keyword overrides."""
-    return parse_config(LADAPOConfig, path, **overrides)
+def load_rl_config(path: str | None = None, *, paths: dict[str, str] | None = None, **overrides) -> LADAPOConfig:
+    """A config from a YAML file (any LADAPOConfig / GRPOConfig key) plus keyword overrides (None = not given);
+    every problem, ours (`__post_init__`) included, comes back as one `ConfigError` (`parse_config`, which also
+    checks that the `paths` keys exist)."""
+    return parse_config(LADAPOConfig, path, paths=paths, **overrides)

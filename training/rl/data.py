@@ -12,12 +12,9 @@ keyframe pool, decoded at rollout time). Flat string columns keep the rows valid
   evaluation (`training.frames.keyframe_pool`). Deviation: the authors' RL used a different pool
   (linspace(1, L−2, 8)), so RL saw other frames than SFT for the same record; the reasoning frames are unused.
   `problem` = the human turn with its `<image>` markers, `answer` = `answer` (else the gpt turn).
-* `demo`: the demo training set's multiple-choice records (procedural scenes, gold letters balanced), read as TwiFF
-  rows; `demo:A` (the `train rl --demo` set) keeps those whose gold letter is A (12 questions). Why the demo trains on
-  a one-letter set: the tiny demo model cannot learn to predict from frames, so on balanced letters its accuracy stays
-  near chance (no trend: 12 steps at lr 2e-4 on all 48 questions, 15 steps at lr 1e-3 on 4 of them); on a
-  one-letter set the reward has a shortcut that a policy can find in minutes, so the demo curve shows the reward
-  signal reaching the weights. It says nothing about foresight; the real data are EasyR1 / TwiFF rows.
+* `demo`: the demo training set's multiple-choice records (procedural scenes, 48 questions, gold letters balanced:
+  12 per letter), read as TwiFF rows; the `train rl --demo` set. (It once trained on the 12 whose gold letter is A,
+  a shortcut that made the demo's reward rise while teaching nothing but "answer A".)
 """
 
 from __future__ import annotations
@@ -72,8 +69,8 @@ def twiff_row(raw: dict, index: int, root: Path) -> dict:
 
 def load_rl_rows(path: str | Path, limit: int | None = None) -> list[dict]:
     """Rows from a JSON/JSONL file of EasyR1 or TwiFF rows (told apart per row), or the demo set for 'demo'."""
-    if str(path) == "demo" or str(path).startswith("demo:"):
-        return demo_rl_rows(limit, gold=str(path)[5:] or None)
+    if str(path) == "demo":
+        return demo_rl_rows(limit)
     path = Path(path)
     rows = []
     for i, raw in enumerate(_read(path)):
@@ -85,14 +82,10 @@ def load_rl_rows(path: str | Path, limit: int | None = None) -> list[dict]:
     return rows
 
 
-def demo_rl_rows(limit: int | None = None, gold: str | None = None) -> list[dict]:
-    """The demo training set's multiple-choice records as RL rows (procedural scenes, balanced gold letters); with
-    `gold` (e.g. "A"), only the records whose gold letter is one of those letters."""
+def demo_rl_rows(limit: int | None = None) -> list[dict]:
+    """The demo training set's multiple-choice records as RL rows (procedural scenes, balanced gold letters)."""
     from future_l1.training.demo_data import demo_train_file
 
     path = demo_train_file()
     rows = [twiff_row(raw, i, path.parent) for i, raw in enumerate(_read(path)) if "mc" in str(raw.get("id", ""))]
-    if gold:
-        letters = set(gold.upper())
-        rows = [r for r in rows if r["answer"].strip().upper() in letters]
     return rows[:limit] if limit else rows

@@ -4,8 +4,10 @@ During a latent rollout the decoder feeds the previous step's (projected) post-n
 each latent step (model/decoder.py). A training forward over `prompt + completion` ids would instead embed the
 `<|latent|>` token, so every text token after a span would be scored under a context that was never sampled. This
 hook, registered on `model.get_input_embeddings()`, overwrites the embedding rows where `input_ids == <|latent|>`
-with the recorded vectors, in row-major order. It touches neither M-RoPE nor the vision placeholders (those still
-come from `input_ids`), and it does not depend on the engine: the embedding module's forward runs under DDP,
+with the recorded vectors, in row-major order. They are detached on purpose: they are the latent policy's actions,
+as sampled token ids are the text policy's, and the gradient reaches the hidden states that produced them through
+their κ-weighted log-prob in the loss (trainer.py), not through the inputs. It touches neither M-RoPE nor the vision
+placeholders (those still come from `input_ids`), and it does not depend on the engine: the embedding module's forward runs under DDP,
 DeepSpeed ZeRO-3 (parameters are gathered around it) and FSDP2 alike.
 
 This is the first of the three alignment defects of the authors' RL that we do not copy (the authors'

@@ -145,15 +145,26 @@ def normalize_response(text: str) -> str:
     return _SPAN.sub(_CANON, text)
 
 
-_FORMAT_ANY = re.compile(rf"^\s*(?:(?:{_L}|{_R})\s*)*{_L}(?:\s*(?:{_L}|{_R}))*\s*<answer>.*?</answer>\s*$", re.DOTALL)
+# R? (L R)* L R?: reason blocks and spans alternate, at least one span
+_FORMAT_INTERLEAVED = re.compile(
+    rf"^\s*(?:{_R}\s*)?(?:{_L}\s*{_R}\s*)*{_L}(?:\s*{_R})?\s*<answer>.*?</answer>\s*$", re.DOTALL
+)
+_FORMATS = {"interleaved": _FORMAT_INTERLEAVED, "both": _FORMAT_BOTH, "rfirst": _FORMAT_RFIRST}
+FORMAT_MODES = tuple(_FORMATS)
 
 
-def format_reward(text: str, mode: str = "both") -> float:
-    """R_fmt ∈ {0, 1} (authors' grammar): 'both' = (L R)+ A or R (L R)+ A (L = a latent span, R = a <reason> block,
-    A = <answer>), so every span is followed by a reason block; 'rfirst' = R (L R)+ A only. 'any' (ours) = any
-    sequence of R and L blocks with at least one L, then A: it also accepts R L A, the layout of our demo SFT data."""
-    pattern = {"both": _FORMAT_BOTH, "rfirst": _FORMAT_RFIRST, "any": _FORMAT_ANY}[mode]
-    return 1.0 if pattern.match(normalize_response(text)) else 0.0
+def format_reward(text: str, mode: str = "interleaved") -> float:
+    """R_fmt ∈ {0, 1} (L = a latent span, R = a <reason> block, A = <answer>…</answer>, after `normalize_response`).
+
+    'interleaved' (default, ours): R and L blocks alternating, at least one L, then A, i.e. R? (L R)* L R? A. It
+    accepts the layout our latent SFT teaches (`training/latent_batch.assistant_text`: a reason before each imagined
+    frame, the answer straight after the last span, R L A or R L R L A) and everything the authors' grammar accepts;
+    it rejects two reason blocks or two spans in a row, and a response without a span.
+    The authors' (`future_l1_reward_function.py`): 'both' = (L R)+ A or R (L R)+ A, every span followed by a reason
+    block (so it scores our own SFT layout 0); 'rfirst' = R (L R)+ A only."""
+    if mode not in _FORMATS:
+        raise ValueError(f"format mode must be one of {FORMAT_MODES}, not {mode!r}")
+    return 1.0 if _FORMATS[mode].match(normalize_response(text)) else 0.0
 
 
 def normalize_answer(text: str) -> str:

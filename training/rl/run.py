@@ -87,23 +87,22 @@ def _last_checkpoint(folder: Path) -> Path | None:
     return None
 
 
-# `train rl --demo`: the cached demo SFT model on the demo RL set, a CPU recipe (not a research setting). Where it
+# `train rl --demo`: the cached demo SFT model on the demo RL set, a CPU recipe (not a research setting). It shows
+# the machinery at work (latent rollouts, rewards, dynamic sampling, mini-batches and the clip, the latent
+# log-prob), not learning: the tiny model cannot learn to predict from frames, and the set has no shortcut. Where it
 # departs from the paper (Table 9) and why:
-# - data `demo:A`: the demo MC questions whose gold letter is A (data.py says why: on balanced letters the tiny model
-#   stays at chance, so the curve could not show the reward signal reaching the weights);
-# - lr 1e-3 (paper 1e-6 for an 8B model): the tiny model must move in 24 steps. 1.5e-3 did too, but on an AVX-512
-#   CPU (whose kernels train the demo model to slightly other weights) it lost the format for good by step 24;
-# - 2 prompts x 8 rollouts per step, completions of at most 48 tokens, 64x64 frames, temperature 1.0 / top-p 1.0;
-# - one dynamic-sampling try (paper 20): groups with one outcome are still dropped and counted, then the batch is
-#   filled with them (zero advantage), so a step costs one rollout;
-# - format_mode `any`: the demo SFT data ends its one span straight into <answer> (R L A), which the authors' grammar
-#   rejects.
+# - data `demo`: the demo's 48 multiple-choice questions, gold letters balanced (12 each);
+# - lr 1e-3 (paper 1e-6 for an 8B model): at lower rates the tiny model's ratios barely move within 24 steps;
+# - 2 prompts x 8 rollouts per rollout batch, 4 mini-batches (12 rollout batches, 48 optimiser steps),
+#   completions of at most 48 tokens, 64x64 frames, temperature 1.0 / top-p 1.0;
+# - two dynamic-sampling tries (paper 20), so that a step costs at most two rollouts; groups still single-outcome
+#   after them only pad the batch (out of the loss, counted in `sampling/groups_padded`).
 DEMO_RL = {
-    "train_file": "demo:A", "max_steps": 24, "per_device_train_batch_size": 16, "gradient_accumulation_steps": 1,
-    "num_generations": 8, "max_completion_length": 48, "learning_rate": 1e-3, "beta": 0.01, "seed": 0,
-    "logging_steps": 1, "save_steps": 10, "save_total_limit": 1, "max_sampling_tries": 1, "rollout_batch_size": 16,
-    "min_pixels": 64 * 64, "max_pixels": 64 * 64, "dataloader_num_workers": 0, "disable_tqdm": True,
-    "temperature": 1.0, "top_p": 1.0, "format_mode": "any",
+    "train_file": "demo", "max_steps": 48, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
+    "mini_batches": 4, "num_generations": 8, "max_completion_length": 48, "learning_rate": 1e-3, "beta": 0.01,
+    "seed": 0, "logging_steps": 1, "save_steps": 12, "save_total_limit": 1, "max_sampling_tries": 2,
+    "rollout_batch_size": 16, "min_pixels": 64 * 64, "max_pixels": 64 * 64, "dataloader_num_workers": 0,
+    "disable_tqdm": True, "temperature": 1.0, "top_p": 1.0,
 }  # fmt: skip
 
 

@@ -2,9 +2,12 @@
 [acc_low, acc_high] (with n = 8 and [0.1, 0.9]: 1 to 7 correct rollouts), oversample new prompts for the missing
 groups, at most `max_tries` rollout rounds per batch. "Correct" means R_acc ≥ 1 (after the repetition override).
 
-If the batch is still short after the last try, it is filled with the most recently dropped groups and the count is
-logged (`filled_unfiltered`). Deviation: the authors used the last round unfiltered only when it kept nothing and
-raised otherwise; a crash after hours of training helps nobody, and the fill is visible in the curves.
+If the batch is still short after the last try, the missing slots are padded with the most recently dropped groups,
+flagged in `SampledBatch.padded`: they keep the batch's shape (TRL splits it into equal mini-batches, processes
+gather equal sizes) and nothing else. The trainer takes them out of the loss (policy term and KL) and their advantage
+is 0, so a dropped group never trains, whatever `max_tries` is; the count is logged (`groups_padded`, with a warning).
+Deviation: the authors used the last round unfiltered when it kept nothing and raised otherwise; a crash after hours
+of training helps nobody, and training on single-outcome groups is what dynamic sampling exists to prevent.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class SampledBatch:
     rollout: dict
     components: dict[str, torch.Tensor]
     rows: list[dict]
+    padded: list[bool] = field(default_factory=list)  # per group in `rows`: a dropped group only filling a slot
     stats: dict[str, float] = field(default_factory=dict)
     # mean of each reward component over EVERY rollout generated for this batch, kept or dropped: the unbiased
     # learning curve (the kept groups' means are filtered towards mixed outcomes by construction)
@@ -56,7 +60,7 @@ class DynamicSampler:
         kept_rows: list[dict] = []
         dropped: list[tuple[dict, dict, list[int], dict]] = []
         stats = {"tries": 0, "groups_kept": 0, "groups_dropped_all_correct": 0, "groups_dropped_all_wrong": 0,
-                 "groups_dropped_other": 0, "groups_surplus": 0, "filled_unfiltered": 0, "groups_rolled_out": 0}  # fmt: skip
+                 "groups_dropped_other": 0, "groups_surplus": 0, "groups_padded": 0, "groups_rolled_out": 0}  # fmt: skip
         every: dict[str, list[torch.Tensor]] = {}
         candidates = rows
         while True:
@@ -83,13 +87,15 @@ class DynamicSampler:
                 break
             candidates = draw(math.ceil((target - len(kept_rows)) * self.oversample_factor))
         stats["groups_kept"] = len(kept_rows)
+        padded = [False] * len(kept_rows)
         while len(kept_rows) < target and dropped:
             ro, comps, idx, row = dropped.pop()
             _take(ro, comps, idx, len(kept_rows), out_ro, out_comps)
             kept_rows.append(row)
-            stats["filled_unfiltered"] += 1
+            padded.append(True)
+            stats["groups_padded"] += 1
         rolled = max(1, stats["groups_rolled_out"])
         stats["kept_ratio"] = stats["groups_kept"] / rolled
         components = {k: torch.cat(v) for k, v in out_comps.items()}
         all_means = {k: float(torch.cat(v).mean()) for k, v in every.items()}
-        return SampledBatch(out_ro, components, kept_rows, {k: float(v) for k, v in stats.items()}, all_means)
+        return SampledBatch(out_ro, components, kept_rows, padded, {k: float(v) for k, v in stats.items()}, all_means)

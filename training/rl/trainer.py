@@ -17,10 +17,21 @@ we do not copy:
 2. its latent log-prob values were written one slot late (into the next token's slot, the last one landing on
    `<|latent_end|>`);
 3. its recorded z for latent k (the hidden state at k−1, the vector fed at k) was paired with the hidden state at k.
-Here the optional latent log-prob of latent step k is κ·⟨h_{k−1}, z_k⟩, where h_{k−1} is the current policy's
-post-norm hidden state at the position that produced z_k, stored in slot k: the slot whose text-token log-prob is
-computed from the same hidden state. Latent fillers and forced `<|latent_end|>` are out of the token loss (env_mask);
-with κ > 0 the fillers come back into the loss carrying the latent log-prob.
+Here the latent log-prob of latent step k is κ·⟨μ_k, z_k⟩ (the authors' vMF-style score, κ 0.01), where μ_k is
+the current policy's post-norm hidden state h_{k−1} at the position that produced z_k (projected by the head when
+the checkpoint has one, as the decoder does), stored in slot k: the slot whose text-token log-prob is computed from
+the same hidden state.
+
+How the rewards reach the latents. The recorded latents are the latent policy's actions, as sampled token ids are
+the text policy's: they enter the recomputation detached (`latent_hook.py`), and the gradient reaches the hidden
+states they came from through their log-prob, which joins the DAPO loss at the latent slots (ratio, clip, KL). Each
+rollout's advantage, which carries R_ctr and R_div through Eq. 7, thus moves μ towards the recorded latents of
+better-than-average rollouts and away from the others'. With κ = 0 the latent slots are out of the loss (env_mask)
+and no gradient reaches the latent path: R_ctr and R_div could only move the text tokens sampled before a span.
+Forced `<|latent_end|>` tokens are always out of the loss.
+
+Advantages (`advantages.py`): group-normalised, single-outcome groups at 0; groups that dynamic sampling dropped but
+kept as padding (`sampling.py`) are out of the loss altogether.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
 
 from future_l1.training.rl import rewards as R
+from future_l1.training.rl.advantages import group_advantages
 from future_l1.training.rl.config import LADAPOConfig
 from future_l1.training.rl.judge import JudgeFallback
 from future_l1.training.rl.latent_hook import LatentSubstitution
@@ -73,6 +85,8 @@ class LADAPOTrainer(GRPOTrainer):
         if beta != 0.0:
             self.ref_model = self._build_reference(model)
         self.la_args = args
+        if head is not None:  # the Trainer places the policy; the head, decoded with and not trained, follows it
+            head = head.to(self.accelerator.device)
         self.latent_ids, self.budget, self.head = latent_ids, budget, head
         # the optional LLM-judge fallback of R_acc (judge.py): failures and timeouts score 0 and are counted
         self.judge = None if judge is None else JudgeFallback(judge, timeout_s=args.judge_timeout_s)
@@ -174,10 +188,19 @@ class LADAPOTrainer(GRPOTrainer):
         ro, comps, rows = batch.rollout, batch.components, batch.rows
         for key, value in batch.stats.items():
             self._rl_metrics[f"sampling/{key}"].append(value)
+        if batch.stats["groups_padded"]:
+            log.warning(
+                "step %d: %d of %d groups had one outcome after %d sampling tries; they only pad the batch (no loss, "
+                "advantage 0). More tries (max_sampling_tries) or more prompts per try (oversample_factor) fill it",
+                self.state.global_step, int(batch.stats["groups_padded"]), len(rows), int(batch.stats["tries"]),
+            )  # fmt: skip
+        # padded groups (sampling.py) keep the batch's shape and nothing else: out of the loss, the KL and the counts
+        in_loss = torch.tensor(batch.padded, device=device).logical_not().repeat_interleave(n)
 
         t = self.batch_tensors(ro)
         prompt_ids, prompt_mask, completion_ids = t["prompt_ids"], t["prompt_mask"], t["completion_ids"]
-        completion_mask, tool_mask, sampling_logps = t["completion_mask"], t["tool_mask"], t["sampling_logps"]
+        completion_mask, sampling_logps = t["completion_mask"], t["sampling_logps"]
+        tool_mask = t["tool_mask"] * in_loss[:, None].to(t["tool_mask"].dtype)
         truncated = t["truncated"]
         loss_mask = completion_mask * tool_mask
         num_items_in_batch = self.accelerator.gather(loss_mask.sum()).sum()
@@ -204,22 +227,24 @@ class LADAPOTrainer(GRPOTrainer):
                 self._extras = None
 
         rewards = comps["total"].to(device)
-        grouped = rewards.view(-1, n)
-        mean = grouped.mean(1).repeat_interleave(n)
-        std = grouped.std(1).repeat_interleave(n) if n > 1 else torch.zeros_like(rewards)
-        advantages = rewards - mean
-        if self.scale_rewards != "none":
-            advantages = advantages / (std + 1e-4)
-
+        advantages, adv_stats = group_advantages(rewards, comps["accuracy"].to(device), n, self.scale_rewards,
+                                                 in_loss=in_loss, gather=self.accelerator.gather)  # fmt: skip
         m = self._metrics["train"]
+        for key, value in adv_stats.items():
+            m[f"advantages/{key}"].append(value)
+        m["advantages/abs_mean"].append(advantages[in_loss].abs().mean().item() if bool(in_loss.any()) else 0.0)
+        trained = in_loss.cpu()
         for key in ("accuracy", "format", "ctr", "div", "repetition", "total"):
-            m[f"rewards/{key}/mean"].append(comps[key].float().mean().item())  # the groups trained on
+            kept = comps[key].float()[trained]
+            m[f"rewards/{key}/mean"].append(kept.mean().item() if kept.numel() else math.nan)  # the groups trained on
             m[f"rewards_all/{key}/mean"].append(batch.all_means[key])  # every rollout generated, kept or not
         m["reward"].append(rewards.mean().item())
         m["reward_std"].append(rewards.std().item() if len(rewards) > 1 else 0.0)
         spans = [s for row in ro["span_lengths"] for s in row]
         m["latent/spans_per_sample"].append(len(spans) / len(ro["span_lengths"]))
         m["latent/span_len_mean"].append(sum(spans) / len(spans) if spans else 0.0)
+        norms = [lat.float().norm(dim=-1) for lat in ro["latents"] if lat.shape[0]]
+        m["latent/norm_mean"].append(torch.cat(norms).mean().item() if norms else 0.0)  # |z|: κ⟨μ, z⟩ scales with it
         m["completions/mean_length"].append(float(completion_mask.sum(1).float().mean()))
         m["completions/clipped_ratio"].append(truncated.float().mean().item())
         if self.judge is not None:
@@ -342,15 +367,20 @@ class LADAPOTrainer(GRPOTrainer):
         return logps, (torch.cat(all_ent, 0) if compute_entropy else None), None
 
     def _latent_logprob(self, logps, hidden, ids, latents, logits_to_keep, kappa):
-        """Slot k of a `<|latent|>` token gets κ·⟨h_{k−1}, z_k⟩ (h_{k−1}: the hidden state at the position that produced
-        z_k, i.e. the same position whose logits give slot k's text log-prob). Fixes defects 2 and 3 (module doc)."""
+        """Slot k of a `<|latent|>` token gets κ·⟨μ_k, z_k⟩: z_k the recorded latent (the vector fed at step k), μ_k
+        what the current policy would feed there, i.e. its post-norm hidden state h_{k−1} at the position that
+        produced z_k (through the projection head when the checkpoint has one, as the decoder does). h_{k−1} is the
+        same hidden state whose logits give slot k's text log-prob. Fixes defects 2 and 3 (module doc)."""
         comp = ids[:, -logits_to_keep:]
-        h_prev = hidden[:, -logits_to_keep - 1 : -1]  # the hidden state predicting each completion slot
         is_lat = comp == self.latent_ids.latent
         if not bool(is_lat.any()):
             return logps
-        z = torch.cat([lat for lat in latents if lat is not None and lat.shape[0]]).to(h_prev.device, h_prev.dtype)
-        score = kappa * (h_prev[is_lat].float() * z.float()).sum(-1)
+        h_prev = hidden[:, -logits_to_keep - 1 : -1][is_lat]  # the hidden state predicting each latent slot
+        mu = self.head(h_prev) if self.head is not None else h_prev
+        z = torch.cat([lat for lat in latents if lat is not None and lat.shape[0]]).to(mu.device)
+        score = kappa * (mu.float() * z.float()).sum(-1)
+        if torch.is_grad_enabled():  # the policy's own forward (compute_loss), not the old / reference passes
+            self._metrics["train"]["latent/kappa_logprob_mean"].append(score.mean().item())
         logps = logps.clone()
         logps[is_lat] = score.to(logps.dtype)
         return logps

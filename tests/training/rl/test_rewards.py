@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import pytest
 import torch
@@ -86,14 +87,33 @@ def test_total_reward_eq7():
 
 def test_format_grammar():
     reason, answer = "<reason>look</reason>\n", "<answer>B</answer><|im_end|>"
-    assert R.format_reward(reason + L + "\n" + reason + answer) == 1.0  # R L R A
-    assert R.format_reward(L + reason + answer) == 1.0  # L R A
-    assert R.format_reward(L + reason + answer, "rfirst") == 0.0
-    assert R.format_reward(reason + L + answer) == 0.0  # R L A: a span must be followed by a reason block
-    assert R.format_reward(reason + L + answer, "any") == 1.0
-    assert R.format_reward(reason + answer, "any") == 0.0  # no span
-    assert R.format_reward(reason + L + reason) == 0.0  # no answer
+    for text in (reason + L + "\n" + reason + answer, L + reason + answer, reason + L + reason + L + reason + answer):
+        for mode in R.FORMAT_MODES:  # (L R)+ A and R (L R)+ A: every grammar accepts the authors' layouts ...
+            assert R.format_reward(text, mode) == (0.0 if mode == "rfirst" and text.startswith(L) else 1.0)
+    # ... the default also accepts a span straight into the answer (R L A, R L R L A, L A), the authors' do not
+    for text in (reason + L + answer, reason + L + reason + L + answer, L + answer):
+        assert R.format_reward(text) == 1.0, text
+        assert R.format_reward(text, "both") == R.format_reward(text, "rfirst") == 0.0
+    for bad in (reason + answer, reason + reason + L + answer, reason + L + L + answer, reason + L + reason,
+                answer + reason + L, L + reason + answer + answer + "x"):  # fmt: skip
+        assert R.format_reward(bad) == 0.0, bad  # no span; two in a row; no answer; answer first; text after it
     assert R.format_reward("< reason >x</ reason >" + L + reason + answer) == 1.0  # spaces around < > / removed
+    with pytest.raises(ValueError, match="format mode must be one of"):
+        R.format_reward(answer, "any")
+
+
+@pytest.mark.parametrize("thoughts", [["look", ""], ["look", "then", ""], ["look", "then", "so"], ["", "then", ""]])
+def test_default_format_accepts_what_our_latent_sft_teaches(thoughts):
+    """The SFT target text (`assistant_text`, one reason piece per imagined frame plus one after the last) scores 1
+    under the default grammar, whichever pieces are empty; under the authors' only when a reason follows each span."""
+    from future_l1.training.data import SFTRecord
+    from future_l1.training.latent_batch import assistant_text
+
+    record = SFTRecord(id="r", question="<image>q", thoughts=thoughts, answer="B", question_frames=[0],
+                       reasoning_frames=list(range(len(thoughts) - 1)))  # fmt: skip
+    text = assistant_text(record, [4] * (len(thoughts) - 1)) + "<|im_end|>"
+    assert R.format_reward(text) == 1.0, text
+    assert R.format_reward(text, "both") == (1.0 if thoughts[-1] else 0.0)
 
 
 def test_accuracy_rules_and_judge_fallback():
@@ -127,7 +147,7 @@ def test_latent_logprob_lands_in_the_latent_slot_paired_with_the_producing_state
     from future_l1.training.rl.trainer import LADAPOTrainer
 
     ids = LatentIds(latent=7, start=8, end=9)
-    fake = SimpleNamespace(latent_ids=ids)
+    fake = SimpleNamespace(latent_ids=ids, head=None, _metrics={"train": defaultdict(list)})
     # prompt of 2 tokens, then completion: start, latent, latent, end
     seq = torch.tensor([[1, 2, 8, 7, 7, 9]])
     hidden = torch.arange(6 * 2, dtype=torch.float32).view(1, 6, 2)  # h_p = (2p, 2p + 1)
@@ -136,3 +156,7 @@ def test_latent_logprob_lands_in_the_latent_slot_paired_with_the_producing_state
     out = LADAPOTrainer._latent_logprob(fake, logps, hidden, seq, [z], 4, kappa=0.5)
     # slot 1 (position 3) is scored from position 2: 0.5 * <(4, 5), (1, 0)> = 2; slot 2 from position 3: 0.5 * 7
     assert out.tolist() == [[-1.0, 2.0, 3.5, -1.0]]
+    assert fake._metrics["train"]["latent/kappa_logprob_mean"] == [2.75]
+    fake.head = lambda h: torch.stack([h[:, 1], -h[:, 0]], -1)  # μ = head(h), as the decoder feeds it
+    out = LADAPOTrainer._latent_logprob(fake, logps, hidden, seq, [z], 4, kappa=0.5)
+    assert out.tolist() == [[-1.0, 2.5, -3.0, -1.0]]  # 0.5 * <(5, -4), (1, 0)>, 0.5 * <(7, -6), (0, 1)>

@@ -34,7 +34,7 @@ def test_keeps_mixed_groups_and_retries():
     sampler = DynamicSampler(0.1, 0.9, max_tries=5, oversample_factor=2.0)
     batch = sampler.fill(2, [{"id": "a"}, {"id": "b"}], rollout, score,
                          lambda k: [{"id": f"n{next(drawn)}"} for _ in range(k)])  # fmt: skip
-    assert [r["id"] for r in batch.rows] == ["b", "n1"]
+    assert [r["id"] for r in batch.rows] == ["b", "n1"] and batch.padded == [False, False]
     assert batch.stats["tries"] == 2 and batch.stats["groups_kept"] == 2
     assert batch.stats["groups_dropped_all_wrong"] == 1 and batch.stats["groups_dropped_all_correct"] == 1
     assert calls[1] == ["n0", "n1"]  # one group missing x oversample 2
@@ -44,14 +44,20 @@ def test_keeps_mixed_groups_and_retries():
     assert batch.all_means["accuracy"] == 9 / 16 and batch.components["accuracy"].mean().item() == 5 / 8
 
 
-def test_fills_with_dropped_groups_after_the_last_try():
+def test_one_try_pads_with_dropped_groups_flagged_not_kept():
+    """max_tries 1: a dropped group is not silently trained on; it pads the batch, flagged (the trainer takes it
+    out of the loss), and is counted."""
+    rollout, score, _ = _scripted([0, 2])
+    batch = DynamicSampler(0.1, 0.9, max_tries=1).fill(2, [{"id": "a"}, {"id": "b"}], rollout, score, None)
+    assert batch.stats["groups_padded"] == 1 and batch.stats["groups_kept"] == 1
+    assert [r["id"] for r in batch.rows] == ["b", "a"] and batch.padded == [False, True]
+    assert batch.rollout["group"] == [0] * N + [1] * N  # the padded group is renumbered after the kept one
     rollout, score, _ = _scripted([0, 4])
     batch = DynamicSampler(0.1, 0.9, max_tries=1).fill(2, [{"id": "a"}, {"id": "b"}], rollout, score, None)
-    assert batch.stats["filled_unfiltered"] == 2 and batch.stats["groups_kept"] == 0
-    assert len(batch.rows) == 2
+    assert batch.stats["groups_padded"] == 2 and batch.padded == [True, True] and len(batch.rows) == 2
 
 
 def test_disabled_keeps_everything():
     rollout, score, _ = _scripted([0, 4])
     batch = DynamicSampler(enabled=False).fill(2, [{"id": "a"}, {"id": "b"}], rollout, score, None)
-    assert batch.stats["groups_kept"] == 2 and batch.stats["tries"] == 1
+    assert batch.stats["groups_kept"] == 2 and batch.stats["tries"] == 1 and batch.padded == [False, False]
