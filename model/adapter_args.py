@@ -28,6 +28,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from future_l1.model.inputs import DEFAULT_MAX_NUM_FRAMES, DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+from future_l1.model.interventions import InterventionError, InterventionSpec
 from future_l1.model.static_decoder import ATTENTION
 
 DEFAULT_MAX_NEW_TOKENS = 8192  # the authors' adapter's default for requests whose gen_kwargs give none
@@ -147,6 +148,14 @@ class FutureL1ModelArgs(BaseModel):
         "future_l1.reports.latent_maps). Default: none, nothing saved.",
         "a folder path",
     )
+    latent_intervention: str = _arg(
+        "none",
+        "A latent intervention applied inside the decoder (issue 29, model/interventions.py): none, zero (fed-back "
+        "vectors replaced by zeros), mean (by the run's mean latent), noise:SIGMA (Gaussian noise of SIGMA times the "
+        "vector's norm), shuffle (another sample's vector of the same step), budget:K (every span exactly K steps).",
+        "none, zero, mean, noise:SIGMA, shuffle or budget:K",
+    )
+    latent_intervention_seed: int = _arg(0, "Seed of the intervention's random draws (noise).", "an integer")
     # -- decoder -----------------------------------------------------------------------------------------------------
     decoder: Literal["auto", "fast", "eager"] = _arg(
         "auto",
@@ -208,6 +217,17 @@ class FutureL1ModelArgs(BaseModel):
                     value = None
             out[key] = value
         return out
+
+    @field_validator("latent_intervention", mode="before")
+    @classmethod
+    def _intervention(cls, value: Any) -> Any:
+        """Checked and written in its canonical form (noise:0.50 -> noise:0.5), as the run identity records it."""
+        if value is None:
+            return "none"
+        try:
+            return str(InterventionSpec.parse(str(value)))
+        except InterventionError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("head_prefer", "decoder", "attn", "dtype", mode="before")
     @classmethod

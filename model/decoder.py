@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from future_l1.model.interventions import LatentIntervention, span_budget
 from future_l1.model.tokens import LatentIds
 
 # A logits processor sees the ids generated so far ([B, t], without the prompt) and the next-token logits [B, V].
@@ -71,6 +72,9 @@ class GenerationSettings:
     # Per generated token, log softmax(logits / temperature) of the emitted id (temperature 1 when greedy), before
     # top-p, the convention TRL's GRPO recomputation uses; forced ids (latent fillers, forced ends) get theirs too.
     return_logprobs: bool = False
+    # A latent intervention (issue 29; model/interventions.py), applied to the fed-back vectors or the span lengths.
+    # The returned latents are the vectors actually fed back (after the intervention).
+    intervention: LatentIntervention | None = None
 
     @property
     def sampling(self) -> bool:
@@ -198,7 +202,8 @@ class LatentDecoder:
         bsz, prompt_len = input_ids.shape
         latent_on = settings.latent and self.latent_ids is not None
         ids = self.latent_ids
-        cap = self.budget.cap
+        inter = settings.intervention
+        cap, fixed = span_budget(self.budget.cap, self.budget.fixed, inter)
         generator = None
         if settings.sampling:
             generator = torch.Generator(device=dev)
@@ -209,6 +214,7 @@ class LatentDecoder:
         mask = torch.ones(bsz, prompt_len + max_new, dtype=prompt_mask.dtype, device=dev)
         mask[:, :prompt_len] = prompt_mask
         eos = torch.tensor(self.eos_token_ids, device=dev)
+        plen = prompt_mask.sum(-1).long()
 
         # Per-row outputs live at the original row index; the decoding state only holds the rows still running
         # (`rows` maps them back): finished rows are dropped from the batch and the KV cache at each poll.
@@ -250,7 +256,7 @@ class LatentDecoder:
                 active = in_latent | entering
                 span_len = torch.where(entering, torch.zeros_like(span_len), span_len)
                 end = active & (span_len >= cap)
-                if not self.budget.fixed:
+                if not fixed:
                     end = end | (active & (choice == ids.end))
                 emit_latent = active & ~end
                 token = torch.where(emit_latent, torch.full_like(choice, ids.latent), token)
@@ -259,6 +265,8 @@ class LatentDecoder:
                 in_latent = emit_latent
             token = torch.where(finished, torch.full_like(token, self.pad_token_id), token)
             emit_latent = emit_latent & ~finished
+            if inter is not None and latent_on:
+                feed = inter.apply(feed, emit_latent, ~finished, torch.full_like(rows, t), plen[rows])
             generated[rows, t] = token
             latent_flags[rows, t] = emit_latent
             steps = t + 1

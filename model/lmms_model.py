@@ -4,7 +4,8 @@ Model args (`--model_args k=v,...`, plus lmms-eval's batch_size / max_batch_size
 `future_l1.model.adapter_args.FutureL1ModelArgs`, holds them all with their types, defaults and descriptions:
 pretrained (required), latent, max_latent_token, fixed_latent_budget (false | true | K), latent_multiplier,
 loose_latent_budget, head_prefer, dtype, attn_implementation, max_num_frames (32), min_pixels (200,704), max_pixels
-(1,605,632), max_new_tokens (8192), seed, save_latents=DIR (npz sidecar per sample), decoder (auto | fast | eager),
+(1,605,632), max_new_tokens (8192), seed, save_latents=DIR (npz sidecar per sample), latent_intervention (none |
+zero | mean | noise:SIGMA | shuffle | budget:K) and latent_intervention_seed, decoder (auto | fast | eager),
 compile, attn (matmul), batch_size, max_batch_size, device. An unknown key or a bad value is a ValueError
 (`ModelArgsError`) that names it and says what is expected.
 
@@ -53,6 +54,7 @@ from future_l1.model.checkpoint import load_future_l1
 from future_l1.model.decoder import GenerationSettings
 from future_l1.model.distributed import place
 from future_l1.model.inputs import collate, merge_batches, prepare_sample
+from future_l1.model.interventions import LatentIntervention
 from future_l1.model.protocol import ERROR_PREFIX, FUTURE_L1_SYSTEM_PROMPT
 
 
@@ -103,6 +105,9 @@ class FutureL1(lmms):
         self.max_new_tokens = args.max_new_tokens
         self.save_latents = args.save_latents
         self.seed = args.seed
+        # issue 29: one intervention (and its run state: mean latent, shuffle donor bank) for every request of the run
+        self.intervention = (LatentIntervention(args.latent_intervention, args.latent_intervention_seed)
+                             if args.latent_intervention != "none" else None)  # fmt: skip
         self.pretrained = args.pretrained
         # Optional hook (tests, experiments): a decoder LogitsProcessor, (generated ids [B,t], logits [B,V]) -> logits.
         self.logits_processor = None
@@ -151,6 +156,7 @@ class FutureL1(lmms):
             stop=tuple(s for s in until if s and s != "\n\n"),
             latent=self.model.latent,
             return_latents=self.save_latents is not None,
+            intervention=self.intervention,
         )
 
     def _messages(self, request: Instance) -> list[dict]:

@@ -64,6 +64,7 @@ from future_l1.model.decoder import (
     LogitsProcessor,
     _top_p_filter,
 )
+from future_l1.model.interventions import span_budget
 from future_l1.model.tokens import LatentIds
 
 
@@ -261,6 +262,12 @@ class DecodeSession:
         self.pos_in = torch.zeros(B, **long)  # text position == cache column of the step's input
         self.eos = torch.tensor(decoder.eos_token_ids, **long)
         self.all_true = torch.ones(B, dtype=torch.bool, device=dev)
+        # latent intervention (issue 29): its run state is made here, before any graph capture holds its addresses
+        self.intervention = settings.intervention
+        self.cap, self.fixed = span_budget(decoder.budget.cap, decoder.budget.fixed, self.intervention)
+        if self.intervention is not None:
+            fed = decoder.feedback(self.hidden[:1])  # the head's output dtype and width
+            self.intervention.state(dev, fed.shape[-1], fed.dtype)
         self.generator = None
         if settings.sampling:
             self.generator = torch.Generator(device=dev)
@@ -398,8 +405,8 @@ class DecodeSession:
             entering = (self.last_token == ids.start) & ~self.in_latent
             active = self.in_latent | entering
             span_len = torch.where(entering, torch.zeros_like(self.span_len), self.span_len)
-            end = active & (span_len >= dec.budget.cap)
-            if not dec.budget.fixed:
+            end = active & (span_len >= self.cap)
+            if not self.fixed:
                 end = end | (active & (choice == ids.end))
             emit = active & ~end
             token = torch.where(emit, torch.full_like(choice, ids.latent), token)
@@ -410,6 +417,8 @@ class DecodeSession:
         token = torch.where(done, torch.full_like(token, dec.pad_token_id), token)
         emit = emit & ~done
         t = self.n_gen.clamp(max=self.max_new - 1)
+        if self.intervention is not None and st.latent and ids is not None:
+            feed = self.intervention.apply(feed, emit, ~done, t, self.prompt_len)
         self.generated[self.arange, t] = torch.where(done, self.generated[self.arange, t], token)
         self.latent_flags[self.arange, t] = torch.where(done, self.latent_flags[self.arange, t], emit)
         if self.lat_store is not None:
@@ -474,13 +483,14 @@ class DecodeSession:
         graph = self.graphs.get(La)
         if graph is None:
             t0 = time.perf_counter()
-            saved = [t.clone() for t in self.mutable]
+            state = self.mutable + (self.intervention.mutable() if self.intervention is not None else [])
+            saved = [t.clone() for t in state]
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 fn(La)  # warm-up (also triggers compilation)
             torch.cuda.current_stream().wait_stream(side)
-            for t, s in zip(self.mutable, saved, strict=True):
+            for t, s in zip(state, saved, strict=True):
                 t.copy_(s)
             graph = torch.cuda.CUDAGraph()
             if self.generator is not None and hasattr(graph, "register_generator_state"):
@@ -489,7 +499,7 @@ class DecodeSession:
                 with torch.cuda.graph(graph, pool=self.graph_pool):
                     fn(La)
             except BaseException:  # e.g. out of memory during capture: no half-captured graph is kept or replayed
-                for t, s in zip(self.mutable, saved, strict=True):
+                for t, s in zip(state, saved, strict=True):
                     t.copy_(s)
                 raise
             self.graph_pool = graph.pool()
