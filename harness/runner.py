@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from future_l1.harness import identity as ident
 from future_l1.harness import rundir as rd
+from future_l1.harness.interventions import intervention_of
 from future_l1.harness.suite import (
     DEMO_SCHEME,
     Suite,
@@ -496,6 +497,7 @@ class Runner:
         config["model_backend"] = f"{type(proxy.inner).__module__}.{type(proxy.inner).__name__}"
         config["task_config"] = results.get("configs", {}).get(task.name)
         config["judge"] = task.judge
+        config["latent_intervention"] = intervention_of(model.args)  # issue 29: reports pair rows by it
         entry = schema.ResultsFile(
             model=model.label,
             task=task.name,

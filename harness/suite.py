@@ -42,6 +42,7 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from future_l1.harness.interventions import expand_models
 from future_l1.tasks.judge import SECRET_FIELD, JudgeRole
 from future_l1.tasks.results_schema import RUN_SCHEME, run_path
 
@@ -448,7 +449,7 @@ def parse_suite(raw: Any, source: Path | None = None) -> Suite:
                 for p in secrets
             ]
         )
-    problems: list[str] = []
+    raw, problems = expand_models(raw)  # `interventions:` sweeps become one labelled row each (issue 29)
     try:
         spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
