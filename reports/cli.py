@@ -153,6 +153,18 @@ def _compare(args: argparse.Namespace) -> int:
         raise ReportInputError("usage: future-l1 report compare RUN_A [RUN_B] [--models A B]")
     if args.out:
         check_target(args.out)
+    if len(paths) == 1 and not _models(args):  # one run of an intervention sweep: its latent-reliance table
+        from future_l1.reports.readers import read_results
+        from future_l1.reports.reliance import reliance, reliance_json, reliance_markdown
+
+        rows = reliance(read_results(paths), seed=args.seed, n_boot=args.n_boot)
+        if rows:
+            print(reliance_markdown(rows))
+            if args.out:
+                with atomic_dir(args.out) as tmp:
+                    (tmp / "reliance.md").write_text(reliance_markdown(rows), encoding="utf-8")
+                    (tmp / "reliance.json").write_text(reliance_json(rows), encoding="utf-8")
+            return 0
     results = compare_paths(paths[0], paths[1] if len(paths) == 2 else None, models=_models(args), seed=args.seed,
                             n_boot=args.n_boot)  # fmt: skip
     text = comparison_markdown(results)

@@ -29,6 +29,7 @@ from future_l1.reports.provenance import from_schema
 from future_l1.reports.published import published_records, select_published
 from future_l1.reports.readers import RunResult, read_results, split_metrics
 from future_l1.reports.records import Record, records_to_csv
+from future_l1.reports.reliance import reliance, reliance_json, reliance_markdown, reliance_plot
 from future_l1.reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED
 from future_l1.reports.tables import cost_table, models_table, other_tasks_table, runs_table
 from future_l1.tasks.results_schema import ResultsSchemaError, parse_results
@@ -123,6 +124,7 @@ def write_report(
     in_latex = measured + select_published(paper, published_names if published_names is not None else [])
     boards = build_leaderboards(shown)
     problems = input_problems(results)
+    reliant = reliance(results, seed=seed, n_boot=n_boot)  # issue 29: intervention rows against unperturbed ones
     report = Report("", shown, problems=problems)
     with atomic_dir(out_dir) as tmp:
 
@@ -141,13 +143,24 @@ def write_report(
             report.files += [
                 out_dir / "plots" / f.name for fig in figures for f in (fig.path, fig.path.with_suffix(".svg"))
             ]
-        report.markdown = report_markdown(shown, problems) + malformed_samples_note(results)
+            stem = tmp / "plots" / "latent_reliance"
+            for f in reliance_plot(reliant, stem) or []:
+                report.files.append(out_dir / "plots" / f.name)
+                if f.suffix == ".png":
+                    figures.append(Figure(f, "Latent reliance", "Accuracy change under each latent intervention against "
+                                          "the unperturbed row of the same checkpoint (split all, 95% paired "
+                                          "bootstrap interval)."))  # fmt: skip
+        rel_text = reliance_markdown(reliant)
+        report.markdown = report_markdown(shown, problems) + ("\n" + rel_text if rel_text else "")
+        report.markdown += malformed_samples_note(results)
         if "md" in formats:
             write("leaderboard.md", report.markdown)
         if "csv" in formats:
             write("records.csv", records_to_csv(shown))
             for board in boards:
                 write(f"{board.benchmark}.csv", leaderboard_csv(board))
+            if reliant:
+                write("reliance.json", reliance_json(reliant))
             cost = cost_table(shown)
             if cost:
                 write("cost.csv", table_csv(cost))
