@@ -498,7 +498,10 @@ class Runner:
         config["task_config"] = results.get("configs", {}).get(task.name)
         config["judge"] = task.judge
         config["latent_intervention"] = intervention_of(model.args)  # issue 29: reports pair rows by it
+        # issue 29: per split, from the latents the model saved (no forward pass); absent when it saved none
+        diagnostics = latent_diagnostics(model.args_string(), self.run.path, task.name, lines)
         entry = schema.ResultsFile(
+            **({"latent_diagnostics": diagnostics} if diagnostics else {}),
             model=model.label,
             task=task.name,
             model_name=model.model,
@@ -508,6 +511,30 @@ class Runner:
             config=json.loads(json.dumps(config, default=str)),  # plain JSON values only
         )
         rd.atomic_write(self.run.results_path(model.label, task.name), schema.results_json(entry))
+
+
+def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str]) -> dict:
+    """{split: {metric: value}} from the model's saved latents, or {} when it saved none (or they cannot be read)."""
+    from future_l1.reports.latent_diagnostics import diagnostics
+    from future_l1.reports.latent_maps import save_latents_dir
+
+    folder = save_latents_dir(model_args, run_dir)
+    if folder is None or not folder.is_dir():
+        return {}
+    split_of = {}
+    for line in lines:
+        try:
+            sample = json.loads(line)
+            record = schema.sample_record(sample, task) or {}
+        except (ValueError, schema.ResultsSchemaError):
+            continue
+        if isinstance(record.get("doc_id"), int):
+            split_of[record["doc_id"]] = str(record.get("split") or record.get("category") or "?")
+    try:
+        return diagnostics(folder, task, split_of)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"warning: latent diagnostics of {task} left out: {exc}", file=sys.stderr)
+        return {}
 
 
 def _cause(exc: BaseException) -> str:

@@ -193,7 +193,28 @@ class FutureL1(lmms):
             self.save_latents / f"{task}__{split}__{doc_id}__rank{self.rank}.npz",
             latents=latents.numpy().astype(np.float16),
             span_lengths=np.asarray(output.span_lengths, dtype=np.int32),
+            next_embeds=self._next_embeds(output.token_ids, latents.shape[-1] if latents.ndim == 2 else 0),
         )
+
+    def _next_embeds(self, token_ids: list[int], hidden: int) -> np.ndarray:
+        """Per span, the input embedding of the first text token after its `<|latent_end|>` (NaN when the answer ends
+        in or right after the span): what reports.latent_diagnostics compares the span's last latent with (issue 29). A table lookup, no
+        forward pass."""
+        ids = self.model.latent_ids
+        if ids is None or not hidden:
+            return np.zeros((0, hidden), dtype=np.float16)
+        after: list[int] = []  # one per span (as span_lengths counts them); -1: the answer ends in or at the span
+        inside = False
+        for i, t in enumerate(token_ids):
+            if t == ids.start and not inside:
+                after.append(-1)
+                inside = True
+            elif inside and t == ids.end:
+                after[-1] = token_ids[i + 1] if i + 1 < len(token_ids) else -1
+                inside = False
+        table = self.model.backbone.get_input_embeddings().weight
+        rows = [table[t].detach().float().cpu() if t >= 0 else torch.full((hidden,), float("nan")) for t in after]
+        return torch.stack(rows).numpy().astype(np.float16) if rows else np.zeros((0, hidden), dtype=np.float16)
 
     def generate_until(self, requests: list[Instance]) -> list[GenerationResult]:
         from tqdm import tqdm

@@ -150,7 +150,7 @@ def write_report(
                     figures.append(Figure(f, "Latent reliance", "Accuracy change under each latent intervention against "
                                           "the unperturbed row of the same checkpoint (split all, 95% paired "
                                           "bootstrap interval)."))  # fmt: skip
-        rel_text = reliance_markdown(reliant)
+        rel_text = reliance_markdown(reliant) + latent_diagnostics_markdown(results)
         report.markdown = report_markdown(shown, problems) + ("\n" + rel_text if rel_text else "")
         report.markdown += malformed_samples_note(results)
         if "md" in formats:
@@ -173,6 +173,23 @@ def write_report(
                              problems=problems)  # fmt: skip
             write("report.html", page)
     return report
+
+
+def latent_diagnostics_markdown(results: Sequence[RunResult]) -> str:
+    """The latent-diagnostics table of every row whose model saved latents ('' when none did)."""
+    from future_l1.reports.latent_diagnostics import diagnostics, diagnostics_markdown
+    from future_l1.reports.latent_maps import save_latents_dir
+
+    rows = []
+    for r in results:
+        origin = Path(r.origin)
+        folder = save_latents_dir(r.meta.get("model_args", ""), origin if origin.is_dir() else None)
+        if folder is not None and folder.is_dir():
+            split_of = {int(d["doc_id"]): str(d.get("split") or d.get("category") or "?") for d in r.sample_dicts()
+                        if isinstance(d.get("doc_id"), int)}  # fmt: skip
+            rows.append((r.model, r.task, diagnostics(folder, r.task, split_of)))
+    text = diagnostics_markdown(rows)
+    return "\n" + text if text else ""
 
 
 def render_run(run_dir: Path, out_dir: Path | None = None) -> str:

@@ -133,6 +133,8 @@ def test_save_latents_sidecar_and_clean_keeps_model(lmm, videos, tmp_path):
     data = np.load(npz)
     assert data["latents"].shape == (out[0].token_counts.reasoning_tokens, 64)
     assert data["span_lengths"].tolist() == latent_span_lengths(out[0].text)
+    # issue 29: per span, the input embedding of the token after its <|latent_end|> (NaN when the answer ends there)
+    assert data["next_embeds"].shape == (len(data["span_lengths"]), 64)
     lmm.clean()
     assert isinstance(lmm.model, torch.nn.Module)  # lmms.clean() would have deleted it
 
