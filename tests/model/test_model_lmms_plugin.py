@@ -212,3 +212,16 @@ def test_torchrun_data_parallel(tiny_ckpt, tmp_path):
     lines = [json.loads(line) for line in samples.read_text().splitlines()]
     assert sorted(line["doc_id"] for line in lines) == [0, 1, 2]
     assert all(line["future_acc"]["error"] is None for line in lines)
+
+
+def test_latent_intervention_argument_reaches_the_decoder(tiny_ckpt, videos):
+    """issue 29: latent_intervention=budget:0 (an adapter argument) closes every span at once."""
+    from future_l1.model.lmms_model import FutureL1
+
+    model = FutureL1(pretrained=str(tiny_ckpt), device="cpu", latent_intervention="budget:0")
+    assert str(model.intervention.spec) == "budget:0"
+    model.logits_processor = _forcer(model)
+    out = model.generate_until(_requests(model, [{"video": videos["collide"], "q": "x"}], {"max_new_tokens": 6}))
+    spans = latent_span_lengths(out[0].text)
+    assert spans and set(spans) == {0} and out[0].token_counts.reasoning_tokens == 0
+    assert FutureL1(pretrained=str(tiny_ckpt), device="cpu").intervention is None
