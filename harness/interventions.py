@@ -9,7 +9,8 @@ per intervention, each a labelled model of the leaderboard.
 
 gives the rows `future_l1_tiny` (none: the unperturbed row keeps the entry's label, so reports pair the others with
 it), `future_l1_tiny+zero`, `future_l1_tiny+shuffle`, `future_l1_tiny+budget-0` and `future_l1_tiny+budget-8`, each
-with `latent_intervention=<spec>` in its args (so in the run identity and in results.json's model_args).
+with `latent_intervention=<spec>` in its args (so in the run identity and in results.json's model_args); a
+`save_latents` folder gets the same suffix per row (`run://latents/x+zero`), so rows do not overwrite each other.
 """
 
 from __future__ import annotations
@@ -79,5 +80,7 @@ def expand_models(raw: Any) -> tuple[Any, list[str]]:
             seen.add(str(spec))
             row = dict(entry, label=row_label(base, spec))
             row["args"] = dict(args) if spec.kind == "none" else {**args, ARG: str(spec)}
+            if spec.kind != "none" and isinstance(args.get("save_latents"), str):  # one latents folder per row
+                row["args"]["save_latents"] = row_label(args["save_latents"].rstrip("/"), spec)
             models.append(row)
     return {**raw, "models": models}, problems

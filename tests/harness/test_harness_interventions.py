@@ -24,6 +24,9 @@ def test_one_entry_expands_into_labelled_rows():
     assert "latent_intervention" not in args["future_l1_tiny"]
     assert args["future_l1_tiny+budget-8"] == {"pretrained": "demo://tiny", "latent_intervention": "budget:8"}
     assert intervention_of(parsed.models[2].args_string()) == "shuffle"
+    raw["models"][0]["args"]["save_latents"] = "run://latents/t"
+    saved = {m.label: m.args.get("save_latents") for m in parse_suite(raw).models}
+    assert saved["future_l1_tiny"] == "run://latents/t" and saved["future_l1_tiny+zero"] == "run://latents/t+zero"
     assert intervention_of({}) == "none"
     assert raw["models"][0]["interventions"]  # the input is not modified
 
