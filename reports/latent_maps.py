@@ -89,6 +89,8 @@ def project(vectors: np.ndarray, method: str) -> np.ndarray:
     """(n, 2) coordinates by "pca" or "tsne"."""
     x = np.asarray(vectors, dtype=np.float64)
     n = len(x)
+    if n and (not np.isfinite(x).all() or float(x.var(0).sum()) == 0.0):
+        return np.zeros((n, 2))  # identical vectors (e.g. latent_intervention=zero): a point; t-SNE crashes on them
     if method == "pca":
         from sklearn.decomposition import PCA
 

@@ -2,7 +2,7 @@
 
 A row's intervention is its `latent_intervention=` model argument (none when absent; `harness.interventions` writes
 it for a suite's `interventions:` sweep). Rows are paired per task when their model arguments are equal apart from
-`latent_intervention` and `latent_intervention_seed`, so both rows ran the same checkpoint with the same settings;
+`latent_intervention` and `latent_intervention_seed` (and the `save_latents` folder, one per row in a sweep), so both rows ran the same checkpoint with the same settings;
 samples are paired by the same key as `report compare` (`compare._key_field`). Per split (FutureBench: all, hop1-3,
 interp) a pair gives the accuracy difference (intervention − none, percentage points) with its paired bootstrap
 interval and McNemar's p, the share of answers that changed (parsed option letter differs), and for `shuffle` the
@@ -24,7 +24,7 @@ from future_l1.reports.readers import RunResult, model_arg
 from future_l1.reports.records import FUTUREBENCH, FUTUREBENCH_SPLITS, OVERALL
 from future_l1.reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED, mcnemar_p, paired_difference
 
-ARGS = ("latent_intervention", "latent_intervention_seed")
+ARGS = ("latent_intervention", "latent_intervention_seed", "save_latents")  # what may differ within a pair
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class Reliance:
     p_value: float
     changed: float  # % of answers that differ from the unperturbed answer
     follows_donor: float | None  # shuffle: % of answers equal to the donor's unperturbed answer
+    donor_baseline: float | None = None  # shuffle: % of unperturbed answers already equal to the donor's (chance)
 
 
 def intervention(r: RunResult) -> str:
@@ -87,12 +88,13 @@ def reliance(results: Sequence[RunResult], *, seed: int = DEFAULT_SEED, n_boot: 
             only_a = sum(1 for k in keys if da[k]["correct"] and not db[k]["correct"])
             only_b = sum(1 for k in keys if db[k]["correct"] and not da[k]["correct"])
             changed = 100.0 * sum(da[k].get("pred") != db[k].get("pred") for k in keys) / len(keys)
-            follows = None
+            follows = baseline = None
             if kind == "shuffle" and len(order) > 1:
                 follows = 100.0 * sum(db[k].get("pred") == da[donor[k]].get("pred") for k in keys) / len(keys)
+                baseline = 100.0 * sum(da[k].get("pred") == da[donor[k]].get("pred") for k in keys) / len(keys)
             out.append(Reliance(base.model, row.model, kind, row.task, split, len(keys), sum(xa) / len(xa),
                                 sum(xb) / len(xb), diff, ci[0] if ci else None, ci[1] if ci else None,
-                                mcnemar_p(only_a, only_b), changed, follows))  # fmt: skip
+                                mcnemar_p(only_a, only_b), changed, follows, baseline))  # fmt: skip
     return out
 
 
@@ -101,15 +103,16 @@ def reliance_markdown(rows: Sequence[Reliance]) -> str:
         return ""
     lines = ["### Latent reliance (each intervention against the unperturbed row of its checkpoint)", "",
              "| Checkpoint | Intervention | Task | Split | n | acc none | acc | Δ [95% CI] | McNemar p | changed % "
-             "| follows donor % |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+             "| follows donor % (unperturbed) |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
         ci = f" [{r.ci_low:+.1f}, {r.ci_high:+.1f}]" if r.ci_low is not None else ""
-        donor = "" if r.follows_donor is None else f"{r.follows_donor:.1f}"
+        donor = "" if r.follows_donor is None else f"{r.follows_donor:.1f} ({r.donor_baseline:.1f})"
         lines.append(f"| {md_text(r.checkpoint)} | {md_text(r.intervention)} | {md_text(r.task)} | {r.split} | {r.n} "
                      f"| {r.acc_none:.1f} | {r.acc:.1f} | {r.diff:+.1f}{ci} | {r.p_value:.4g} | {r.changed:.1f} "
                      f"| {donor} |")  # fmt: skip
     lines += ["", "A model that uses its latents loses accuracy and changes answers under zero / shuffle / noise; "
-              "under shuffle its answers follow the donor's. Donor: the next sample in document order (estimate)."]  # fmt: skip
+              "under shuffle its answers follow the donor's (in brackets: how often the unperturbed answer already equals the "
+              "donor's, the level to beat). Donor: the next sample in document order (estimate)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

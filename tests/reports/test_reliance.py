@@ -27,7 +27,7 @@ def test_pairs_and_statistics(tmp_path):
     donor_preds = GOLD[1:] + GOLD[0]  # every sample answers what the next sample's unperturbed answer is
     results = [
         row("a", GOLD, base),  # all correct
-        row("a+zero", "A" * 20, base + ",latent_intervention=zero"),
+        row("a+zero", "A" * 20, base + ",latent_intervention=zero,save_latents=run://l+zero"),
         row("a+shuffle", donor_preds, base + ",latent_intervention=shuffle,latent_intervention_seed=1"),
         row("b", GOLD, "pretrained=/ckpt/b"),  # another checkpoint: no intervention row pairs with it
         row("b+budget-0", GOLD, "pretrained=/ckpt/b,latent_intervention=budget:0"),
@@ -41,6 +41,7 @@ def test_pairs_and_statistics(tmp_path):
     assert zero.ci_high < 0
     shuffle = rows[("a+shuffle", "all")]
     assert shuffle.follows_donor == 100.0 and shuffle.changed == 100.0 and shuffle.acc == 0.0
+    assert shuffle.donor_baseline == 0.0  # unperturbed, no answer equals the next sample's
     assert rows[("a+zero", "hop1")].n == 5
     same = rows[("b+budget-0", "all")]
     assert (same.diff, same.changed, same.p_value) == (0.0, 0.0, 1.0)
