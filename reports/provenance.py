@@ -120,8 +120,10 @@ def infer(
     n_total: int | None = None,
     env: Mapping[str, Any] | None = None,
     fingerprint: Any = None,
+    intervention: str = "",
 ) -> RowProvenance:
-    """Provenance of a file without it (schema version 1, plain lmms-eval output), from what the files say."""
+    """Provenance of a file without it (schema version 1, plain lmms-eval output), from what the files say
+    (`intervention`: the row's latent_intervention model argument, issue 29)."""
     judge, judge_ok = _judge_from_records(records) if benchmark_of(task) == TWIFFBENCH else ("", True)
     subset = ""
     if isinstance(n, int) and isinstance(n_total, int) and n < n_total:
@@ -135,6 +137,7 @@ def infer(
         hardware=hardware_from_env(env),
         comparable=False,
         fingerprint=fingerprint if isinstance(fingerprint, str) else "",
+        intervention="" if intervention in ("", "none") else intervention,
     )
 
 

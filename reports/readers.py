@@ -171,7 +171,8 @@ def read_run_dir(run_dir: Path) -> list[RunResult]:
         else:
             limit = data.config.get("limit") if isinstance(data.config, dict) else None
             result.provenance = infer(data.task, result.sample_dicts(), limit=limit, n=data.n_samples, env=env,
-                                      fingerprint=datasets.get(data.task))  # fmt: skip
+                                      fingerprint=datasets.get(data.task),
+                                      intervention=model_arg(meta.get("model_args"), "latent_intervention"))  # fmt: skip
         out.append(result)
     return out
 
@@ -314,6 +315,7 @@ def read_lmms_results_file(results_file: Path) -> list[RunResult]:
         result.provenance = infer(
             result.task, result.sample_dicts(), limit=config.get("limit"), n=effective, n_total=original, env=env,
             fingerprint=task_hashes.get(task),
+            intervention=model_arg(config.get("model_args"), "latent_intervention"),
         )  # fmt: skip
         out.append(result)
     return out

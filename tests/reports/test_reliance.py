@@ -50,3 +50,11 @@ def test_pairs_and_statistics(tmp_path):
     files = reliance_plot(list(rows.values()), tmp_path / "rel")
     assert files and all(f.exists() for f in files)
     json.dumps([r.__dict__ for r in rows.values()])
+
+
+def test_rows_without_provenance_show_their_intervention():
+    from future_l1.reports.provenance import infer
+
+    assert infer(TASK, [], intervention="shuffle").intervention == "shuffle"
+    assert "intervention shuffle" in infer(TASK, [], intervention="shuffle").parts()
+    assert infer(TASK, [], intervention="none").intervention == ""
