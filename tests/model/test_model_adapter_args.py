@@ -23,7 +23,8 @@ def test_defaults_are_the_authors_adapter_defaults():
         "pretrained": "/ckpt", "latent": None, "max_latent_token": None, "fixed_latent_budget": None,
         "latent_multiplier": None, "loose_latent_budget": None, "head_prefer": None, "dtype": None,
         "attn_implementation": None, "max_num_frames": 32, "min_pixels": 200_704, "max_pixels": 1_605_632,
-        "max_new_tokens": 8192, "seed": 0, "save_latents": None, "decoder": "auto", "compile": None,
+        "max_new_tokens": 8192, "seed": 0, "save_latents": None,
+        "latent_intervention": "none", "latent_intervention_seed": 0, "decoder": "auto", "compile": None,
         "attn": "matmul", "batch_size": 1, "max_batch_size": None, "device": None,
     }  # fmt: skip
 
