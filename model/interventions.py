@@ -151,7 +151,7 @@ class LatentIntervention:
         if B > 1:
             cand = (arange[:, None] + torch.arange(1, B, device=feed.device)[None]) % B  # [B, B-1] in cyclic order
             ok = live[cand]
-            first = ok.to(torch.int8).argmax(1)  # the first running row after this one
+            first = ok.long().argmax(1)  # the first running row after this one
             donor = cand[arange, first]
             out = torch.where(ok.any(1)[:, None], feed[donor], out)
         # the bank remembers, per step, the vector of the last running row (read above before this write)
