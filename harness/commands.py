@@ -43,9 +43,12 @@ def run_command(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        from future_l1.harness.signals import Terminated
+
+        why = str(exc) if isinstance(exc, Terminated) else "interrupted"
+        print(f"error: {why}; the run is marked interrupted: run the same command again to resume", file=sys.stderr)
+        return 128 + exc.signum if isinstance(exc, Terminated) else 130
     except Exception as exc:
         if os.environ.get("FUTURE_L1_TRACEBACK"):
             raise
@@ -72,12 +75,19 @@ def _run(args: argparse.Namespace) -> int:
     outcome = job.execute()
     if job.rank != 0:
         return 1 if outcome.failures else 0
-    print(f"\nrun {job.run_id}: {outcome.computed} samples computed, {outcome.reused} reused from the journal")
+    print(f"\nrun {job.run_id}: {progress_line(outcome.computed, outcome.reused)}")
     print(leaderboard(outcome.run_dir))
     print(f"\nrun directory: {outcome.run_dir}")
     for failure in outcome.failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if outcome.failures else 0
+
+
+def progress_line(computed: int, reused: int) -> str:
+    """What this invocation did; a finished run run again says that everything came from the journal."""
+    if computed == 0 and reused:
+        return f"0 samples computed, {reused} reused from the journal (all samples reused: the run had finished)"
+    return f"{computed} samples computed, {reused} reused from the journal"
 
 
 def leaderboard(run_dir: Path) -> str:

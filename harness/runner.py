@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 import traceback
@@ -31,6 +32,7 @@ from tqdm import tqdm
 
 from future_l1.harness import identity as ident
 from future_l1.harness import rundir as rd
+from future_l1.harness import signals
 from future_l1.harness.suite import (
     DEMO_SCHEME,
     Suite,
@@ -280,6 +282,12 @@ class Runner:
         except OSError as exc:
             raise SuiteError([f"cannot lock the run directory {path} ({exc.strerror or exc})"]) from None
         self._lock = lock
+        links = rd.planted_links(path)
+        if links:
+            raise SuiteError(
+                [f"{link} is a symbolic link inside the run directory; a run never makes one and does not follow it: "
+                 "remove it (or pass --new to start a fresh run)" for link in links]
+            )  # fmt: skip
         self._check_identity()
 
     def _check_identity(self) -> None:
@@ -335,6 +343,7 @@ class Runner:
         state = run.read_state()
         state["status"] = "running"
         state["run_id"] = self.run_id
+        state["pid"], state["host"] = os.getpid(), socket.gethostname()  # `runs list` tells a killed run by these
         for model, task in self.suite.entries():
             name = rd.entry_name(model.label, task.name)
             if state["entries"].get(name) != "done" or not run.results_path(model.label, task.name).exists():
@@ -360,6 +369,10 @@ class Runner:
         rd.write_json(path, hashes)
 
     def execute(self) -> RunOutcome:
+        with signals.stopping():
+            return self._execute_prepared()
+
+    def _execute_prepared(self) -> RunOutcome:
         self.prepare()
         try:
             return self._execute()
@@ -377,6 +390,8 @@ class Runner:
         outcome = RunOutcome(run_dir=self.run.path)
         plan = broadcast([(m.label, t.name, self.run.is_done(m.label, t.name)) for m, t in self.suite.entries()])
         done = {(label, task) for label, task, finished in plan if finished}
+        if self.rank == 0:  # a finished entry's samples come from the journal too (scored before, not recomputed)
+            outcome.reused += sum(rd.count_lines(self.run.samples_path(label, task)) for label, task in done)
         models = tqdm(self.resolved.models, desc="models", unit="model", disable=self.rank != 0)
         for model in models:
             models.set_postfix_str(model.label)
