@@ -36,9 +36,17 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: Path, text: str) -> None:
+SECRETS: list[str] = []  # the current run's secrets (`Runner` sets them): every write is redacted of them
+
+
+def atomic_write(path: Path, text: str, *, redacted: bool = False) -> None:
     """Write via a temporary sibling, fsync, then os.replace: readers see the old or the new file, never half.
-    os.replace swaps the name itself, so a link planted at `path` is replaced, never followed."""
+    os.replace swaps the name itself, so a link planted at `path` is replaced, never followed. The text goes
+    through the redaction pass (`harness.redaction`) unless the caller did that already."""
+    if not redacted:
+        from future_l1.harness.redaction import redact
+
+        text = redact(text, SECRETS)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -31,8 +31,8 @@ from filelock import Timeout as LockTimeout
 from tqdm import tqdm
 
 from future_l1.harness import identity as ident
+from future_l1.harness import redaction, signals
 from future_l1.harness import rundir as rd
-from future_l1.harness import signals
 from future_l1.harness.suite import (
     DEMO_SCHEME,
     Suite,
@@ -369,8 +369,15 @@ class Runner:
         rd.write_json(path, hashes)
 
     def execute(self) -> RunOutcome:
-        with signals.stopping():
-            return self._execute_prepared()
+        secrets = redaction.known_secrets(self.suite.judges.values())
+        rd.SECRETS[:] = secrets
+        try:
+            with signals.stopping():
+                return self._execute_prepared()
+        finally:
+            if self.rank == 0 and self.run is not None and self.run.path.is_dir():
+                redaction.scrub_tree(self.run.path, secrets)  # whatever others wrote (lmms-eval's files)
+            rd.SECRETS[:] = []
 
     def _execute_prepared(self) -> RunOutcome:
         self.prepare()
@@ -455,6 +462,7 @@ class Runner:
             return
         if self.rank == 0:
             self._write_entry(model, task, results, proxy)
+            redaction.scrub_tree(self.run.lmms_eval_dir(model.label, task.name), rd.SECRETS)
             self.run.set_entry(model.label, task.name, "done")
 
     def _evaluate(self, model, task, proxy) -> dict[str, Any] | None:
