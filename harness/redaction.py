@@ -9,6 +9,7 @@ wherever they occur. Shapes: a URL's `user:password@`, a secret-named query valu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable
@@ -40,10 +41,8 @@ def known_secrets(judges: Iterable = ()) -> list[str]:
             configs.append(role.to_config())
         except Exception:  # an invalid role was refused by validation already; nothing to collect from it
             continue
-    try:
+    with contextlib.suppress(ValueError):  # a malformed FUTURE_L1_JUDGE_* variable: validation reports it
         configs.append(JudgeConfig.from_env())
-    except ValueError:
-        pass
     for config in configs:
         found.update(config.secrets())
     found.update(v for v in (os.environ.get(name, "") for name in TOKEN_VARIABLES) if len(v) >= 8 and v != "EMPTY")
