@@ -61,6 +61,23 @@ def run_id_for(suite: Suite, identity: ident.Identity, new: bool = False) -> str
     return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}" if new else base
 
 
+def claim_new_id(runs_root: Path, base: str) -> str:
+    """`base`, or `base-2`, `base-3` …: the first whose folder this process creates itself (mkdir is atomic), so two
+    `run --new` started in the same second get two runs instead of one shared (or refused) directory."""
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else f"{base}-{n}"
+        try:
+            runs_root.mkdir(parents=True, exist_ok=True)
+            (runs_root / candidate).mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            problem = f"cannot write the run directory {runs_root / candidate} ({exc.strerror or exc})"
+            raise SuiteError([f"{problem}; choose a writable --runs-dir"]) from None
+        return candidate
+    raise SuiteError([f"10,000 runs named {base}-N exist under {runs_root}; clean up old runs"])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Distributed helpers (no-ops in a single process)
 
@@ -255,6 +272,8 @@ class Runner:
             },
         )
         run_id = self.explicit_id or run_id_for(self.suite, identity, new=self.new)
+        if self.new and not self.explicit_id:
+            run_id = claim_new_id(self.runs_root, run_id)
         return [], resolved, run_id, identity
 
     def _open(self) -> None:

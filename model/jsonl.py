@@ -69,7 +69,7 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
             continue
         try:
             record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # a line nested past Python's limit too
             continue
         if isinstance(record, dict):
             yield record

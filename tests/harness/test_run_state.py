@@ -126,3 +126,24 @@ def test_sigterm_marks_the_run_interrupted_and_keeps_the_journal_whole(tmp_path:
     done = len(journal_lines(run))
     resumed = run_main("run", str(suite), "--runs-dir", str(runs))
     assert resumed.returncode == 0 and f"{12 - done} samples computed, {done} reused" in resumed.stdout
+
+
+def test_two_new_runs_in_the_same_second_get_two_directories(tmp_path: Path, monkeypatch) -> None:
+    """Issue 31: `run --new` ids carry the time to the second; two in the same second shared one directory."""
+    from future_l1.harness import runner
+
+    monkeypatch.setattr(runner.time, "strftime", lambda *_: "20261205-000000")
+    suite = write_suite(tmp_path / "s.yaml", [PRIOR], [{"name": "hx_open", "limit": 2}])
+    runs = tmp_path / "runs"
+    for _ in range(2):
+        got = run_main("run", str(suite), "--runs-dir", str(runs), "--new")
+        assert got.returncode == 0 and "2 samples computed, 0 reused" in got.stdout, got.stderr[-2000:]
+    names = sorted(p.name for p in runs.iterdir())
+    assert len(names) == 2 and names[1] == names[0] + "-2"
+
+
+def test_a_journal_line_nested_past_the_recursion_limit_is_skipped_not_fatal(tmp_path: Path) -> None:
+    """Issue 31: one deeply nested journal line made the run unresumable (RecursionError, blamed on the model)."""
+    path = tmp_path / "j.jsonl"
+    path.write_text('{"key": "a"}\n{"key": ' + "[" * 200_000 + "]" * 200_000 + '}\n{"key": "b"}\n')
+    assert [r["key"] for r in jsonl.read(path)] == ["a", "b"]
