@@ -115,8 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if getattr(args, "traceback", False):
         os.environ["FUTURE_L1_TRACEBACK"] = "1"
-    if getattr(args, "output_path", None):
-        os.environ[outputs.ENV] = str(args.output_path)
+    outputs.set_root(getattr(args, "output_path", None))  # per command: not left in the environment
     quiet.configure(getattr(args, "verbose", 0))
     if not getattr(args, "func", None):
         parser.print_help()

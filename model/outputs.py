@@ -16,10 +16,17 @@ import os
 from pathlib import Path
 
 ENV = "FUTURE_L1_OUTPUT"
+_given: Path | None = None  # --output-path of the command being run (set by the CLI for its one command)
+
+
+def set_root(path: str | Path | None) -> None:
+    """The command line's `--output-path` (None: back to FUTURE_L1_OUTPUT or the current folder)."""
+    global _given
+    _given = Path(path) if path else None
 
 
 def root() -> Path:
-    return Path(os.environ.get(ENV) or ".")
+    return _given or Path(os.environ.get(ENV) or ".")
 
 
 def output_dir(*parts: str) -> Path:

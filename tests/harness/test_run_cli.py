@@ -65,3 +65,20 @@ def test_logs_are_quiet_by_default_and_verbose_with_v(tmp_path: Path) -> None:
     assert "specified through cli" not in quiet.stderr
     loud = run_main("run", str(suite), "--runs-dir", str(tmp_path / "b"), "-vv")
     assert loud.returncode == 0 and "DEBUG" in loud.stderr
+
+
+def test_training_demo_output_goes_under_the_output_path(tmp_path: Path, monkeypatch) -> None:
+    """Issue 26 item 13: `train sft --demo` wrote ./future-l1-demo-sft into whatever folder it was started from."""
+    from future_l1.training import sft
+
+    seen = {}
+
+    def fake_run(cfg):
+        seen["out"] = Path(cfg.output_dir)
+        return seen["out"]
+
+    monkeypatch.setattr(sft, "run_sft", fake_run)
+    monkeypatch.chdir(tmp_path)
+    got = run_main("train", "sft", "--demo", "--max-steps", "1", "--output-path", str(tmp_path / "out"))
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert seen["out"] == tmp_path / "out" / "training" / "future-l1-demo-sft"
