@@ -82,3 +82,11 @@ def test_training_demo_output_goes_under_the_output_path(tmp_path: Path, monkeyp
     got = run_main("train", "sft", "--demo", "--max-steps", "1", "--output-path", str(tmp_path / "out"))
     assert got.returncode == 0, got.stderr[-2000:]
     assert seen["out"] == tmp_path / "out" / "training" / "future-l1-demo-sft"
+
+
+def test_run_id_help_names_everything_the_digest_covers() -> None:
+    """Issue 31: `--run-id` help said the id comes from the suite's content hash only."""
+    got = run_main("run", "--help")
+    assert got.returncode == 0
+    text = " ".join(got.stdout.split())
+    assert "digest of the suite, task definitions, data and checkpoints" in text and "content hash" not in text
