@@ -27,6 +27,7 @@ the adapter's background thread, collation, prefill, decode, graph capture and c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -184,7 +185,10 @@ class Timings:
         self.schedule: list[dict] = []
         self.task = "?"
 
-    def install(self) -> None:
+    @contextlib.contextmanager
+    def installed(self):
+        """Wraps the adapter's media preparation, the scheduler and generate_until for the length of a `with` block,
+        and puts the originals back after it (tests run this script in-process)."""
         import future_l1.model.continuous as continuous
         import future_l1.model.lmms_model as lmms_model
 
@@ -223,6 +227,27 @@ class Timings:
         lmms_model.prepare_sample = prepare_sample
         continuous.continuous_decode = continuous_decode
         lmms_model.FutureL1.generate_until = generate_until
+        try:
+            yield self
+        finally:
+            lmms_model.prepare_sample = real_prepare
+            continuous.continuous_decode = real_decode
+            lmms_model.FutureL1.generate_until = real_generate
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """The data folders for the run only: left set, they would point later in-process callers (tests) at this data."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _versions() -> dict:
@@ -333,18 +358,16 @@ def main(argv=None) -> int:
     suite_path = work / "suite.yaml"
     suite_path.write_text(yaml.safe_dump(suite, sort_keys=False))
     report["suite"] = suite
-    os.environ["FUTURE_L1_FUTUREBENCH_DIR"] = str(fb_dir)
-    os.environ["FUTURE_L1_TWIFFBENCH_DIR"] = str(tw_dir)
-
     timings = Timings()
-    timings.install()
     from future_l1.harness.cli import main as cli
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t = time.perf_counter()
     runs_dir = work / "runs"
-    code = cli(["run", str(suite_path), "--runs-dir", str(runs_dir)])
+    data_env = {"FUTURE_L1_FUTUREBENCH_DIR": str(fb_dir), "FUTURE_L1_TWIFFBENCH_DIR": str(tw_dir)}
+    with _environment(data_env), timings.installed():
+        code = cli(["run", str(suite_path), "--runs-dir", str(runs_dir)])
     stages["future_l1_run"] = time.perf_counter() - t
     report["run_exit_code"] = code
     if device.type == "cuda":

@@ -35,3 +35,19 @@ def tiny_ckpt() -> Path:
     from future_l1.model.tiny import tiny_checkpoint_dir
 
     return tiny_checkpoint_dir()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_future_l1_environment():
+    """A test that leaves a FUTURE_L1_* variable changed points every later in-process test at its data or settings
+    (a leaked FUTURE_L1_FUTUREBENCH_DIR once made the demo checkpoint's test read another benchmark). Fail the leaking
+    test itself, and put the environment back so that the failure stays where it happened."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("FUTURE_L1_")}
+    yield
+    after = {k: v for k, v in os.environ.items() if k.startswith("FUTURE_L1_")}
+    if after != before:
+        for k in after.keys() - before.keys():
+            del os.environ[k]
+        os.environ.update(before)
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        pytest.fail(f"the test left FUTURE_L1_* environment variables changed: {changed}")
