@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -62,8 +63,6 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def scrub_tree(root: Path, secrets: Iterable[str] = ()) -> list[Path]:
     """Rewrite (atomically, mode kept) every UTF-8 file under `root` that holds a secret; links are not followed.
     Returns the files rewritten."""
-    from future_l1.harness.rundir import atomic_write
-
     secrets = list(secrets)
     changed = []
     for folder, _dirs, files in os.walk(root, followlinks=False):
@@ -77,8 +76,23 @@ def scrub_tree(root: Path, secrets: Iterable[str] = ()) -> list[Path]:
                 continue
             clean = redact(text, secrets)
             if clean != text:
-                mode = path.stat().st_mode & 0o777
-                atomic_write(path, clean, redacted=True)
-                os.chmod(path, mode)
+                _replace(path, clean)
                 changed.append(path)
     return changed
+
+
+def _replace(path: Path, text: str) -> None:
+    """Swap in `text` through a temporary sibling (readers see the old or the new file), keeping the mode. Not
+    rundir.atomic_write: that one calls this module."""
+    mode = path.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

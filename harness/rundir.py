@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from future_l1.harness.identity import stable_json
+from future_l1.harness.redaction import redact
 from future_l1.model import jsonl
 from future_l1.model.distributed import place
 
@@ -30,23 +31,25 @@ PACKAGES = ("future-l1", "lmms-eval", "torch", "transformers", "accelerate", "da
 
 def file_mode() -> int:
     """The mode a plain `open()` would give a new file (0666 less the umask): run files are shared like any other
-    output (mkstemp alone makes them 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
+    output (mkstemp alone makes them 0600). The umask is read from /proc (setting it to learn it would briefly
+    change it for every thread); elsewhere once, by setting and restoring it."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        umask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
     return 0o666 & ~umask
 
 
 SECRETS: list[str] = []  # the current run's secrets (`Runner` sets them): every write is redacted of them
 
 
-def atomic_write(path: Path, text: str, *, redacted: bool = False) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Write via a temporary sibling, fsync, then os.replace: readers see the old or the new file, never half.
     os.replace swaps the name itself, so a link planted at `path` is replaced, never followed. The text goes
-    through the redaction pass (`harness.redaction`) unless the caller did that already."""
-    if not redacted:
-        from future_l1.harness.redaction import redact
-
-        text = redact(text, SECRETS)
+    through the redaction pass (`harness.redaction`) first."""
+    text = redact(text, SECRETS)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
