@@ -12,9 +12,12 @@ models:
     args: {pretrained: "demo://future-l1-tiny", latent: true}
 tasks:
   - name: futurebench_future_l1
-    limit: 16                       # optional (int or fraction)
-    gen_kwargs: {max_new_tokens: 96}  # optional scalar overrides merged over the task YAML
-    judge: rubric                   # optional judge role
+    limit: 16                       # optional (int or fraction): lmms-eval's FIRST N documents, marked as a subset
+    gen_kwargs: {max_new_tokens: 96}  # optional scalar overrides merged over the task YAML (known keys only)
+    data: /data/futurebench         # optional data folder (else FUTURE_L1_FUTUREBENCH_DIR, else the demo set)
+    clips: /data/clips              # optional FutureBench clip folder (else <data>/first_part_video)
+  - name: twiffbench_future_l1
+    judge: rubric                   # a judge role, or `rubric` (the embedded rubric judge); TwiFF-Bench needs one
 settings: {chunk_size: 1}           # journal granularity: requests handed to the model per call
 ```
 The file is parsed into typed pydantic models (`SuiteSpec` and the models below it) that refuse unknown keys with a
@@ -22,7 +25,9 @@ The file is parsed into typed pydantic models (`SuiteSpec` and the models below 
 suite files are copied into the run directory). Names (suite, labels, tasks) are single path parts, so a run never
 writes outside `--runs-dir`. Every problem becomes one line of a SuiteError; no bad suite ends in a traceback.
 `validate()` collects every problem (unknown task or model, missing checkpoint, unknown or unreachable judge) so
-that the user sees all of them at once, before any model is loaded.
+that the user sees all of them at once, before any model is loaded. Checkpoints (local folder, hub id, demo, plug-in
+identifier), data folders, judges and argument typos are checked in `suite_checks`; what the run records about its
+inputs (provenance, redacted suite copies) is built in `suite_provenance`.
 """
 
 from __future__ import annotations
@@ -42,14 +47,14 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from future_l1.tasks.judge import SECRET_FIELD, JudgeRole
+from future_l1.harness import suite_checks as checks
+from future_l1.tasks.judge import SECRET_FIELD, JudgeRole, public_url
 from future_l1.tasks.results_schema import RUN_SCHEME, run_path
 
 DEFAULT_SUITE = Path(__file__).with_name("default_suite.yaml")
 PACKAGED_TASKS = "future_l1.tasks"
-DEMO_SCHEME = "demo://"
-CHECKPOINT_KEYS = ("pretrained", "checkpoint", "model_path", "path")
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+DEMO_SCHEME = checks.DEMO_SCHEME
+CHECKPOINT_KEYS = checks.CHECKPOINT_KEYS
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")  # suite names, labels, task names, run ids: one path part
 SECRET_VALUE = re.compile(r"^(sk-|hf_|ghp_|gho_|github_pat_|xox[abp]-|AKIA)[A-Za-z0-9_\-]{12,}$")
 MAX_SUITE_BYTES = 1 << 20
@@ -110,7 +115,8 @@ class ModelSpec(BaseModel):
 
 
 class TaskSpec(BaseModel):
-    """One task entry: `name`, optional `limit` (a count ≥ 1 or a fraction in (0, 1)), `gen_kwargs`, `judge` role."""
+    """One task entry: `name`, optional `limit` (a count ≥ 1 or a fraction in (0, 1)), `gen_kwargs`, `judge` role,
+    `data` (the benchmark's data folder, or `demo`) and `clips` (FutureBench's clip folder)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -118,6 +124,8 @@ class TaskSpec(BaseModel):
     limit: Any = None
     gen_kwargs: dict[str, Any] = Field(default_factory=dict)
     judge: str | None = None
+    data: str | None = Field(None, min_length=1)
+    clips: str | None = Field(None, min_length=1)
 
     @field_validator("limit")
     @classmethod
@@ -128,6 +136,11 @@ class TaskSpec(BaseModel):
             raise ValueError(f"limit must be a count (>= 1) or a fraction in (0, 1), got {type(value).__name__}")
         if isinstance(value, float) and value.is_integer() and value >= 1:
             value = int(value)
+        if isinstance(value, int) and value > checks.MAX_LIMIT:
+            raise ValueError(
+                f"limit {value:.3g} is larger than any benchmark ({checks.MAX_LIMIT:,} documents at most); "
+                "leave `limit` out to evaluate every document"
+            )
         if isinstance(value, int) and value >= 1:
             return value
         if isinstance(value, float) and 0 < value < 1:
@@ -137,6 +150,9 @@ class TaskSpec(BaseModel):
     @field_validator("gen_kwargs")
     @classmethod
     def _gen(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = checks.gen_kwargs_problems("", value)
+        if unknown:  # a typo (max_new_token) was passed on and ignored by the model
+            raise ValueError(unknown[0].removeprefix("task '': gen_kwargs: "))
         tokens = value.get("max_new_tokens")
         if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
             raise ValueError(f"gen_kwargs.max_new_tokens must be a whole number >= 1, got {tokens!r}")
@@ -277,6 +293,8 @@ class TaskEntry:
     limit: int | float | None = None
     gen_kwargs: dict[str, Any] = field(default_factory=dict)
     judge: str | None = None
+    data: str | None = None
+    clips: str | None = None
 
     def gen_kwargs_string(self) -> str | None:
         if not self.gen_kwargs:
@@ -309,14 +327,28 @@ class Suite:
         return {
             "name": self.name,
             "include_path": list(self.include_path),
-            "judges": {k: v.model_dump(exclude_none=True) for k, v in self.judges.items()},
+            "judges": {k: _public_role(v) for k, v in self.judges.items()},
             "models": [{"label": m.label, "model": m.model, "args": dict(m.args)} for m in self.models],
             "tasks": [
-                {"name": t.name, "limit": t.limit, "gen_kwargs": dict(t.gen_kwargs), "judge": t.judge}
+                {
+                    "name": t.name,
+                    "limit": t.limit,
+                    "gen_kwargs": dict(t.gen_kwargs),
+                    "judge": t.judge,
+                    **{k: v for k, v in (("data", t.data), ("clips", t.clips)) if v is not None},
+                }
                 for t in self.tasks
             ],
             "settings": dict(self.settings),
         }
+
+
+def _public_role(role: JudgeRole) -> dict[str, Any]:
+    """A judge role as written into suite.yaml and the identity: URL credentials removed."""
+    data = role.model_dump(exclude_none=True)
+    if data.get("base_url"):
+        data["base_url"] = public_url(data["base_url"])
+    return data
 
 
 def _secret_values(raw: Any, path: str = "") -> list[str]:
@@ -458,7 +490,10 @@ def parse_suite(raw: Any, source: Path | None = None) -> Suite:
     if problems or spec is None:
         raise SuiteError(problems)
     models = [ModelEntry(label=m.label or m.model, model=m.model, args=dict(m.args)) for m in spec.models]
-    tasks = [TaskEntry(name=t.name, limit=t.limit, gen_kwargs=dict(t.gen_kwargs), judge=t.judge) for t in spec.tasks]
+    tasks = [
+        TaskEntry(name=t.name, limit=t.limit, gen_kwargs=dict(t.gen_kwargs), judge=t.judge, data=t.data, clips=t.clips)
+        for t in spec.tasks
+    ]
     name = spec.name if spec.name is not None else _default_name(source)
     return Suite(
         name=name,
@@ -468,8 +503,12 @@ def parse_suite(raw: Any, source: Path | None = None) -> Suite:
         judges=dict(spec.judges),
         settings=spec.settings.model_dump(),
         source=source,
-        raw=raw,
+        raw=_redacted(raw),  # copied into the run directory (suite_source.json)
     )
+
+
+def _redacted(raw: Any) -> Any:
+    return checks.redact_secrets(raw)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -498,8 +537,7 @@ def resolve_include_paths(suite: Suite) -> tuple[list[str], list[str]]:
     return paths, problems
 
 
-def demo_checkpoint_names() -> dict[str, str]:
-    return {"future-l1-tiny": "the trained demo checkpoint", "tiny-random": "the untrained tiny model"}
+demo_checkpoint_names = checks.demo_checkpoint_names
 
 
 def resolve_checkpoint(ref: str) -> Path:
@@ -551,26 +589,6 @@ def checkpoint_paths(model: ModelEntry) -> dict[str, str]:
 # Validation
 
 
-def _checkpoint_problem(label: str, key: str, value: str) -> str | None:
-    if value.startswith(DEMO_SCHEME):
-        name = value[len(DEMO_SCHEME) :]
-        known = demo_checkpoint_names()
-        return None if name in known else f"model {label!r}: unknown demo checkpoint {value!r}; known: {sorted(known)}"
-    path = Path(os.path.expanduser(value))
-    if path.exists():
-        return None
-    if _HUB_ID.match(value) and not value.startswith("."):
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            if isinstance(try_to_load_from_cache(value, "config.json"), str):
-                return None
-        except Exception:  # an unusable cache is the same as a missing checkpoint here
-            pass
-        return f"model {label!r}: checkpoint {key}={value!r} is neither a local folder nor in the local Hugging Face cache (offline runs cannot download it)"
-    return f"model {label!r}: checkpoint {key}={value!r} does not exist"
-
-
 def register_plugin_models() -> list[str]:
     """Register every `lmms_eval.models` entry point one by one; the messages of those that fail to load.
 
@@ -611,6 +629,11 @@ def judge_reachable(base_url: str, timeout: float = 3.0) -> str | None:
         return f"cannot connect to {parsed.hostname}:{port} ({exc.strerror or exc})"
 
 
+def is_embedded_demo(suite: Suite) -> bool:
+    """The embedded default suite (`future-l1 run` without a file): the one place demo defaults are implicit."""
+    return suite.source is None or suite.source.resolve() == DEFAULT_SUITE.resolve()
+
+
 def validate(suite: Suite, task_names: set[str] | None = None) -> list[str]:
     """Every problem of the suite, one line each; empty when the suite can run. Loads no model."""
     problems: list[str] = []
@@ -620,12 +643,14 @@ def validate(suite: Suite, task_names: set[str] | None = None) -> list[str]:
         from lmms_eval.tasks import TaskManager
 
         task_names = set(TaskManager("ERROR", include_path=include or None, include_defaults=False).all_tasks)
+    base = suite.source.parent if suite.source else Path.cwd()
     for task in suite.tasks:
         if task.name not in task_names:
             where = ", ".join(include) or "(no task folder)"
             problems.append(f"task {task.name!r}: unknown task (not found in {where})")
-        if task.judge is not None and task.judge not in suite.judges:
-            problems.append(f"task {task.name!r}: judge role {task.judge!r} is not defined under `judges:`")
+        judge = checks.judge_problem(task.name, task.judge, set(suite.judges), is_embedded_demo(suite))
+        problems += [judge] if judge else []
+        problems += checks.data_problems(task.name, task.data, task.clips, base)
     known, plugin_failures = _known_models()
     for model in suite.models:
         if model.model not in known:
@@ -634,9 +659,11 @@ def validate(suite: Suite, task_names: set[str] | None = None) -> list[str]:
                 f"model {model.label!r}: unknown lmms-eval model {model.model!r} (is its package installed?){hint}"
             )
         for key, value in checkpoint_paths(model).items():
-            problem = _checkpoint_problem(model.label, key, value)
+            problem = checks.resolve_checkpoint_ref(model.label, model.model, key, value).problem
             if problem:
                 problems.append(problem)
+        if model.model == "answer_prior":
+            problems += checks.answer_prior_problems(model.label, model.args)
         if model.model == "future_l1":  # our adapter's arguments are typed: a bad one fails here, not mid-run
             from future_l1.model.adapter_args import FutureL1ModelArgs, ModelArgsError
 
