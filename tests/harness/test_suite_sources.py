@@ -51,7 +51,9 @@ def test_a_hub_id_in_the_local_cache_validates_and_records_its_commit(monkeypatc
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     suite = _suite([_future_l1("org/vl")], ["futurebench_future_l1"])
     assert validate(suite, task_names=TASKS) == []
-    assert checks.checkpoint_stamps("future_l1", "m", {"pretrained": "org/vl"}) == {"pretrained": f"hub:org/vl@{REVISION}"}
+    assert checks.checkpoint_stamps("future_l1", "m", {"pretrained": "org/vl"}) == {
+        "pretrained": f"hub:org/vl@{REVISION}"
+    }
     record = checks.checkpoint_provenance("future_l1", "m", {"pretrained": "org/vl"})
     assert (record.source, record.ref, record.revision) == ("hub", "org/vl", REVISION)
 
@@ -187,7 +189,12 @@ def test_judge_rubric_opts_into_the_embedded_rubric_and_says_so(tmp_path) -> Non
     config = prov.judge_config(suite, suite.tasks[0])
     assert config is not None and config.provider == "rubric"
     judge = prov.judge_provenance(suite, suite.tasks[0])
-    assert (judge.kind, judge.model, judge.endpoint, judge.comparable) == ("rubric", "embedded rubric", "embedded", False)
+    assert (judge.kind, judge.model, judge.endpoint, judge.comparable) == (
+        "rubric",
+        "embedded rubric",
+        "embedded",
+        False,
+    )
     assert judge.prompt_version
 
 
