@@ -14,6 +14,7 @@ gloo+nccl (GPU) process group; lmms-eval shards the docs, each rank journals its
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -235,9 +236,12 @@ class Runner:
             return unresolved, None, "", None
         self.include, _ = resolve_include_paths(self.suite)
         docs, yaml_paths, problems = {}, {}, []
-        for task in self.suite.tasks:  # each task with the data folders its entry names
-            with prov.task_data(self.suite, task):
-                got = load_task_docs([task.name], self.include)
+        plain = [t.name for t in self.suite.tasks if t.data is None and t.clips is None]
+        groups = [(plain, None)] if plain else []
+        groups += [([t.name], t) for t in self.suite.tasks if t.data is not None or t.clips is not None]
+        for names, entry in groups:  # a task that names its data folders is loaded with them active
+            with prov.task_data(self.suite, entry) if entry is not None else contextlib.nullcontext():
+                got = load_task_docs(names, self.include)
             docs.update(got[0])
             yaml_paths.update(got[1])
             problems += got[2]

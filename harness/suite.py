@@ -150,9 +150,6 @@ class TaskSpec(BaseModel):
     @field_validator("gen_kwargs")
     @classmethod
     def _gen(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = checks.gen_kwargs_problems("", value)
-        if unknown:  # a typo (max_new_token) was passed on and ignored by the model
-            raise ValueError(unknown[0].removeprefix("task '': gen_kwargs: "))
         tokens = value.get("max_new_tokens")
         if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
             raise ValueError(f"gen_kwargs.max_new_tokens must be a whole number >= 1, got {tokens!r}")
@@ -160,7 +157,11 @@ class TaskSpec(BaseModel):
             x = value.get(key)
             if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x < float("inf")):
                 raise ValueError(f"gen_kwargs.{key} must be a finite number >= 0, got {x!r}")
-        return _scalar_map(value, "gen_kwargs")
+        value = _scalar_map(value, "gen_kwargs")
+        unknown = checks.gen_kwargs_problems("", value)
+        if unknown:  # a typo (max_new_token) was passed on and ignored by the model
+            raise ValueError(unknown[0].removeprefix("task '': gen_kwargs: "))
+        return value
 
 
 class SettingsSpec(BaseModel):

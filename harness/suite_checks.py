@@ -118,12 +118,16 @@ def resolve_checkpoint_ref(label: str, model: str, key: str, value: str) -> Reso
                 CheckpointProvenance(source="hub", ref=value),
                 f"model {label!r}: checkpoint {key}={value!r} is not a local folder; as a hub id it is {why}",
             )
-    if plugin:  # an API model name or another identifier only the plug-in understands
+    if plugin and not _looks_like_path(value):  # an API model name or another identifier only the plug-in knows
         return ResolvedCheckpoint(CheckpointProvenance(source="plugin", ref=value))
     return ResolvedCheckpoint(
         CheckpointProvenance(source="local", ref=value),
         f"model {label!r}: checkpoint {key}={value!r} does not exist (a local folder, a hub id org/name, or demo://…)",
     )
+
+
+def _looks_like_path(value: str) -> bool:
+    return value.startswith(("/", "./", "../", "~")) or "\\" in value
 
 
 def _cached_revision(repo_id: str) -> str | None:
