@@ -236,10 +236,10 @@ class Runner:
             return unresolved, None, "", None
         self.include, _ = resolve_include_paths(self.suite)
         docs, yaml_paths, problems = {}, {}, []
-        plain = [t.name for t in self.suite.tasks if t.data is None and t.clips is None]
-        groups = [(plain, None)] if plain else []
-        groups += [([t.name], t) for t in self.suite.tasks if t.data is not None or t.clips is not None]
-        for names, entry in groups:  # a task that names its data folders is loaded with them active
+        own = [t for t in self.suite.tasks if t.data is not None or t.clips is not None or t.sample != "first"]
+        plain = [t.name for t in self.suite.tasks if t not in own]
+        groups = ([(plain, None)] if plain else []) + [([t.name], t) for t in own]
+        for names, entry in groups:  # a task naming its data folders or a sample is loaded with them active
             with prov.task_data(self.suite, entry) if entry is not None else contextlib.nullcontext():
                 got = load_task_docs(names, self.include)
             docs.update(got[0])
@@ -466,7 +466,7 @@ class Runner:
         results = simple_evaluate(
             model=proxy,
             tasks=[task.name],
-            limit=task.limit,
+            limit=None if task.sample == "stratified" else task.limit,  # the task's loader drew the sample
             gen_kwargs=task.gen_kwargs_string(),
             task_manager=manager,
             log_samples=True,

@@ -13,6 +13,8 @@ models:
 tasks:
   - name: futurebench_future_l1
     limit: 16                       # optional (int or fraction): lmms-eval's FIRST N documents, marked as a subset
+    sample: stratified              # optional: `limit` takes a seeded sample across the splits instead (our benchmarks)
+    seed: 0                         # optional: the sample's seed
     gen_kwargs: {max_new_tokens: 96}  # optional scalar overrides merged over the task YAML (known keys only)
     data: /data/futurebench         # optional data folder (else FUTURE_L1_FUTUREBENCH_DIR, else the demo set)
     clips: /data/clips              # optional FutureBench clip folder (else <data>/first_part_video)
@@ -41,7 +43,7 @@ import re
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import yaml
@@ -126,6 +128,8 @@ class TaskSpec(BaseModel):
     judge: str | None = None
     data: str | None = Field(None, min_length=1)
     clips: str | None = Field(None, min_length=1)
+    sample: Literal["first", "stratified"] = "first"
+    seed: int = Field(0, ge=0, le=2**32 - 1, strict=True)
 
     @field_validator("limit")
     @classmethod
@@ -296,6 +300,8 @@ class TaskEntry:
     judge: str | None = None
     data: str | None = None
     clips: str | None = None
+    sample: str = "first"  # how `limit` picks documents: lmms-eval's first N, or a seeded sample across splits
+    seed: int = 0
 
     def gen_kwargs_string(self) -> str | None:
         if not self.gen_kwargs:
@@ -337,6 +343,7 @@ class Suite:
                     "gen_kwargs": dict(t.gen_kwargs),
                     "judge": t.judge,
                     **{k: v for k, v in (("data", t.data), ("clips", t.clips)) if v is not None},
+                    **({"sample": t.sample, "seed": t.seed} if (t.sample, t.seed) != ("first", 0) else {}),
                 }
                 for t in self.tasks
             ],
@@ -492,7 +499,16 @@ def parse_suite(raw: Any, source: Path | None = None) -> Suite:
         raise SuiteError(problems)
     models = [ModelEntry(label=m.label or m.model, model=m.model, args=dict(m.args)) for m in spec.models]
     tasks = [
-        TaskEntry(name=t.name, limit=t.limit, gen_kwargs=dict(t.gen_kwargs), judge=t.judge, data=t.data, clips=t.clips)
+        TaskEntry(
+            name=t.name,
+            limit=t.limit,
+            gen_kwargs=dict(t.gen_kwargs),
+            judge=t.judge,
+            data=t.data,
+            clips=t.clips,
+            sample=t.sample,
+            seed=t.seed,
+        )
         for t in spec.tasks
     ]
     name = spec.name if spec.name is not None else _default_name(source)
@@ -652,6 +668,7 @@ def validate(suite: Suite, task_names: set[str] | None = None) -> list[str]:
         judge = checks.judge_problem(task.name, task.judge, set(suite.judges), is_embedded_demo(suite))
         problems += [judge] if judge else []
         problems += checks.data_problems(task.name, task.data, task.clips, base)
+        problems += checks.sample_problems(task.name, task.limit, task.sample)
     known, plugin_failures = _known_models()
     for model in suite.models:
         if model.model not in known:

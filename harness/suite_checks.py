@@ -226,6 +226,17 @@ def data_problems(task: str, data: str | None, clips: str | None, base: Path) ->
     return problems
 
 
+def sample_problems(task: str, limit: int | float | None, sample: str) -> list[str]:
+    if sample != "stratified":
+        return []
+    if limit is None:
+        return [f"task {task!r}: `sample: stratified` draws `limit` documents; give a `limit` (or drop `sample`)"]
+    if benchmark_of(task) not in DATA_BENCHMARKS:
+        return [f"task {task!r}: `sample: stratified` knows the splits of futurebench_* and twiffbench_* tasks only; "
+                "other tasks take lmms-eval's first `limit` documents (drop `sample`)"]  # fmt: skip
+    return []
+
+
 def judge_problem(task: str, judge: str | None, roles: set[str], embedded_demo: bool) -> str | None:
     """TwiFF-Bench needs an explicit judge outside the embedded demo; a named role must exist (`rubric` always does)."""
     if judge is None:

@@ -38,8 +38,19 @@ def suite_base(suite: Suite) -> Path:
 
 @contextlib.contextmanager
 def task_data(suite: Suite, task: TaskEntry) -> Iterator[None]:
-    """The task's suite-named data folders active for the duration (the environment stays the fallback)."""
+    """The task's suite-named data folders active for the duration (the environment stays the fallback), and its
+    seeded sample across splits with `sample: stratified`."""
     bench = benchmark_of(task.name)
+    if task.sample == "stratified" and task.limit is not None and bench in (FUTUREBENCH, TWIFFBENCH):
+        with data_settings.active_subset(bench, task.limit, task.seed), _folders(suite, task, bench):
+            yield
+    else:
+        with _folders(suite, task, bench):
+            yield
+
+
+@contextlib.contextmanager
+def _folders(suite: Suite, task: TaskEntry, bench: str) -> Iterator[None]:
     base = suite_base(suite)
     data, clips = data_folder(task.data, base), data_folder(task.clips, base)
     demo = task.data is not None and data is None  # `data: demo` names the embedded set explicitly
@@ -108,10 +119,14 @@ def judge_record(suite: Suite) -> dict[str, Any]:
     return out
 
 
-def subset_provenance(limit: int | float | None, n: int | None, n_total: int | None) -> SubsetProvenance:
-    """`limit` takes lmms-eval's first N documents (not a sample across splits): said as strategy "first"."""
+def subset_provenance(limit: int | float | None, n: int | None, n_total: int | None, sample: str = "first",
+                      seed: int = 0) -> SubsetProvenance:  # fmt: skip
+    """`limit` takes lmms-eval's first N documents (strategy "first"), or with `sample: stratified` a seeded sample
+    across the splits (strategy "stratified", with its seed)."""
     if limit is None or (n is not None and n_total is not None and n >= n_total):
         return SubsetProvenance(strategy="all", n=n, n_total=n_total)
+    if sample == "stratified":
+        return SubsetProvenance(strategy="stratified", limit=limit, n=n, n_total=n_total, seed=seed)
     return SubsetProvenance(strategy="first", limit=limit, n=n, n_total=n_total)
 
 
@@ -132,10 +147,18 @@ def entry_provenance(suite: Suite, label: str, task: TaskEntry, *, n: int | None
     return Provenance(
         data=data_provenance(suite, task, fingerprint),
         judge=judge_provenance(suite, task),
-        subset=subset_provenance(task.limit, n, n_total),
+        subset=subset_provenance(task.limit, n, _total(task, n_total), task.sample, task.seed),
         hardware=hardware_provenance(env),
         checkpoint=checkpoint_provenance(model.model, model.label, model.args),
     )
+
+
+def _total(task: TaskEntry, n_docs: int | None) -> int | None:
+    """Documents of the whole task: the loader's count before a stratified sample was cut, else `n_docs`."""
+    bench = benchmark_of(task.name)
+    if task.sample == "stratified" and bench in (FUTUREBENCH, TWIFFBENCH):
+        return data_settings.full_size(bench)
+    return n_docs
 
 
 def preflight_warnings(suite: Suite) -> list[str]:
@@ -151,9 +174,10 @@ def preflight_warnings(suite: Suite) -> list[str]:
             "the real benchmarks; name the data folder with `data:` in the task entry"
         )
     for task in suite.tasks:
-        if task.limit is not None:
+        if task.limit is not None and task.sample != "stratified":
             warnings.append(
                 f"task {task.name!r}: limit {task.limit} takes lmms-eval's FIRST documents (not a sample across "
-                "splits); its rows are marked as a subset and never ranked beside full runs"
+                "splits: add `sample: stratified` for one); its rows are marked as a subset and never ranked beside "
+                "full runs"
             )
     return warnings

@@ -18,7 +18,7 @@ from future_l1.tasks import results_schema as schema
 
 PRIOR = {"label": "prior_b", "model": "answer_prior", "args": {"strategy": "fixed", "letter": "B"}}
 SECRETS = ("PLANTEDtok3n", "PLANTEDk3y")
-FB, TW = "futurebench_future_l1", "twiffbench_future_l1"
+FB, TW, FB_DIRECT = "futurebench_future_l1", "twiffbench_future_l1", "futurebench"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def run(tmp_path_factory):
     shutil.copytree(futurebench_demo_dir(), data)
     unused = {"provider": "openai", "model": "judge-x",
               "base_url": f"http://user:{SECRETS[0]}@127.0.0.1:9/v1?api_key={SECRETS[1]}"}  # fmt: skip
-    tasks = [{"name": FB, "limit": 4, "data": "fb_copy"}, {"name": TW, "limit": 3, "judge": "rubric"}]
+    tasks = [{"name": FB, "limit": 4, "data": "fb_copy"}, {"name": TW, "limit": 3, "judge": "rubric"},
+             {"name": FB_DIRECT, "limit": 8, "sample": "stratified", "seed": 1}]  # fmt: skip
     suite = write_suite(tmp / "s.yaml", [PRIOR], tasks, include_path=["future_l1.tasks"], judges={"remote": unused})
     err = io.StringIO()
     try:
@@ -67,6 +68,17 @@ def test_results_json_records_data_subset_judge_and_hardware(run) -> None:
     assert judges[TW]["role"] == "rubric" and judges[TW]["identity"]["model"] == "embedded rubric"
 
 
+def test_a_stratified_limit_takes_a_seeded_sample_across_the_splits(run) -> None:
+    run_dir, _, err = run
+    sub = _results(run_dir, FB_DIRECT).provenance.subset
+    assert (sub.strategy, sub.limit, sub.n, sub.n_total, sub.seed) == ("stratified", 8, 8, 24, 1)
+    lines = [json.loads(x) for x in (run_dir / "samples" / "prior_b" / f"{FB_DIRECT}.jsonl").read_text().splitlines()]
+    splits = sorted(line[schema.SAMPLE_KEYS[schema.FUTUREBENCH]]["split"] for line in lines)
+    assert splits == ["hop1", "hop1", "hop2", "hop2", "hop3", "hop3", "interp", "interp"]  # 2 of each 6
+    assert sorted(line["doc_id"] for line in lines) == list(range(8))
+    assert f"task '{FB_DIRECT}'" not in err  # no "first documents" warning for a stratified sample
+
+
 def test_the_run_warns_before_it_starts_that_limit_takes_the_first_documents(run) -> None:
     _, _, err = run
     assert f"warning: task '{FB}': limit 4 takes lmms-eval's FIRST documents" in err
@@ -92,6 +104,7 @@ def test_every_leaderboard_format_marks_demo_data_and_the_rubric_judge(run, tmp_
     assert "demo data · rubric judge · subset: first 3" in tw_row
     fb_row = next(line for line in md.splitlines() if line.startswith(f"| prior_b | {FB}"))
     assert "data folder fb_copy · subset: first 4 of 24" in fb_row
+    assert "subset: stratified 8 of 24 (seed 1)" in md
     assert "demo data · rubric judge" in (out / "twiffbench.csv").read_text()
     assert "demo data · rubric judge" in (out / "report.html").read_text()
     assert r"demo data \textperiodcentered{} rubric judge" in (out / "twiffbench.tex").read_text()

@@ -227,6 +227,27 @@ def test_limit_says_it_takes_the_first_documents() -> None:
     assert any("FIRST documents" in w for w in prov.preflight_warnings(suite))
 
 
+def test_stratified_indices_spread_a_seeded_sample_over_the_strata() -> None:
+    from future_l1.tasks.settings import stratified_indices
+
+    strata = ["a"] * 12 + ["b"] * 6 + ["c"] * 3 + ["d"] * 3  # sorted by split, as the data files are
+    picked = stratified_indices(strata, 8, seed=0)
+    assert len(picked) == 8 and picked == sorted(picked)
+    counts = {k: sum(strata[i] == k for i in picked) for k in "abcd"}
+    assert counts == {"a": 4, "b": 2, "c": 1, "d": 1}  # proportional; lmms-eval's first 8 would all be "a"
+    assert stratified_indices(strata, 8, seed=0) == picked  # seeded: the same sample again
+    assert stratified_indices(strata, 8, seed=1) != picked
+    assert len(stratified_indices(strata, 0.5, seed=0)) == 12 and len(stratified_indices(strata, 100, seed=0)) == 24
+    assert {strata[i] for i in stratified_indices(strata, 4, seed=3)} == set("abcd")  # every split while it can
+
+
+def test_sample_stratified_needs_a_limit_and_one_of_our_benchmarks() -> None:
+    tasks = [{"name": "futurebench_future_l1", "sample": "stratified"}, {"name": "other_task", "limit": 2,
+             "sample": "stratified"}]  # fmt: skip
+    problems = validate(_suite([_future_l1("demo://tiny-random")], tasks), task_names=TASKS)
+    assert any("give a `limit`" in p for p in problems) and any("'other_task'" in p for p in problems)
+
+
 def test_a_gen_kwargs_typo_is_refused_with_the_key_named() -> None:
     with pytest.raises(SuiteError) as err:
         _suite([_future_l1("demo://tiny-random")], [{"name": "other_task", "gen_kwargs": {"max_new_token": 8}}])
