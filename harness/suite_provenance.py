@@ -29,7 +29,7 @@ from future_l1.tasks.results_schema import (
 )
 
 if TYPE_CHECKING:
-    from future_l1.harness.suite import Suite, TaskEntry
+    from future_l1.harness.suite_schema import Suite, TaskEntry
 
 
 def suite_base(suite: Suite) -> Path:
