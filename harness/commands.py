@@ -35,7 +35,7 @@ def run_command(args: argparse.Namespace) -> int:
     in the results; a traceback is shown only with FUTURE_L1_TRACEBACK=1."""
     if args.suite is None:  # offline is the embedded demo's default only: a suite may name a hub checkpoint
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # the tasks read local folders (`data:`), never hub datasets
     from future_l1.harness.suite import SuiteError
 
     try:
