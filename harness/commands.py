@@ -58,7 +58,7 @@ def run_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from future_l1.harness import runner
     from future_l1.harness.suite import SuiteError, load_suite, resolve_checkpoints, validate
-    from future_l1.harness.suite_provenance import preflight_warnings
+    from future_l1.harness.suite_provenance import demo_tasks, preflight_warnings
 
     suite = load_suite(args.suite)
     problems = validate(suite)  # every problem at once, before a demo model is trained or a model loads
@@ -77,6 +77,9 @@ def _run(args: argparse.Namespace) -> int:
     if job.rank != 0:
         return 1 if outcome.failures else 0
     print(f"\nrun {job.run_id}: {outcome.computed} samples computed, {outcome.reused} reused from the journal")
+    demo = demo_tasks(suite)
+    if demo:
+        print(f"data: {', '.join(demo)} ran on the embedded DEMO data (rows marked 'demo data'; not comparable)")
     print(leaderboard(outcome.run_dir))
     print(f"\nrun directory: {outcome.run_dir}")
     for failure in outcome.failures:

@@ -161,15 +161,20 @@ def _total(task: TaskEntry, n_docs: int | None) -> int | None:
     return n_docs
 
 
+def demo_tasks(suite: Suite) -> list[str]:
+    """The suite's tasks that run on the embedded demo set (the run summary names them)."""
+    return [t.name for t in suite.tasks if data_provenance(suite, t).kind == "demo"]
+
+
 def preflight_warnings(suite: Suite) -> list[str]:
     """Printed before a run starts: a real checkpoint scored on demo data, and `limit`s that take the first N."""
     warnings = []
-    demo_tasks = [t.name for t in suite.tasks if data_provenance(suite, t).kind == "demo"]
+    demo = demo_tasks(suite)
     real = [m.label for m in suite.models
             if checkpoint_provenance(m.model, m.label, m.args).source in ("local", "hub", "plugin")]  # fmt: skip
-    if demo_tasks and real:
+    if demo and real:
         warnings.append(
-            f"models {', '.join(real)} are not demo checkpoints, but tasks {', '.join(demo_tasks)} run on the "
+            f"models {', '.join(real)} are not demo checkpoints, but tasks {', '.join(demo)} run on the "
             "embedded DEMO data (no `data:` in the suite and no FUTURE_L1_*_DIR set): their numbers say nothing about "
             "the real benchmarks; name the data folder with `data:` in the task entry"
         )

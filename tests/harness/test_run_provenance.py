@@ -38,14 +38,14 @@ def run(tmp_path_factory):
     tasks = [{"name": FB, "limit": 4, "data": "fb_copy"}, {"name": TW, "limit": 3, "judge": "rubric"},
              {"name": FB_DIRECT, "limit": 8, "sample": "stratified", "seed": 1}]  # fmt: skip
     suite = write_suite(tmp / "s.yaml", [PRIOR], tasks, include_path=["future_l1.tasks"], judges={"remote": unused})
-    err = io.StringIO()
+    err, out = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stderr(err):
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             rc = main(["run", str(suite), "--runs-dir", str(tmp / "runs")])
     finally:
         mp.undo()
     assert rc == 0, err.getvalue()[-3000:]
-    return only_run_dir(tmp / "runs"), data, err.getvalue()
+    return only_run_dir(tmp / "runs"), data, err.getvalue() + out.getvalue()
 
 
 def _results(run_dir: Path, task: str) -> schema.ResultsFile:
@@ -77,6 +77,11 @@ def test_a_stratified_limit_takes_a_seeded_sample_across_the_splits(run) -> None
     assert splits == ["hop1", "hop1", "hop2", "hop2", "hop3", "hop3", "interp", "interp"]  # 2 of each 6
     assert sorted(line["doc_id"] for line in lines) == list(range(8))
     assert f"task '{FB_DIRECT}'" not in err  # no "first documents" warning for a stratified sample
+
+
+def test_the_run_summary_names_the_tasks_on_demo_data(run) -> None:
+    _, _, printed = run
+    assert f"data: {TW}, {FB_DIRECT} ran on the embedded DEMO data" in printed
 
 
 def test_the_run_warns_before_it_starts_that_limit_takes_the_first_documents(run) -> None:
