@@ -8,6 +8,8 @@ from pathlib import Path
 import httpx
 import huggingface_hub
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from future_l1.harness import suite_checks as checks
 from future_l1.harness import suite_provenance as prov
@@ -277,3 +279,25 @@ def test_urls_with_credentials_are_redacted_in_the_suite_copies(url, secrets) ->
     assert suite.judges["j"].base_url == url  # the judge itself still gets its credentials
     if not secrets:
         assert url in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 30), min_size=1, max_size=6),
+    limit=st.one_of(st.integers(1, 200), st.floats(0.01, 0.99)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_stratified_indices_properties(sizes, limit, seed) -> None:
+    from future_l1.tasks.settings import stratified_indices
+
+    strata = [f"s{i}" for i, size in enumerate(sizes) for _ in range(size)]
+    n = len(strata)
+    picked = stratified_indices(strata, limit, seed)
+    want = min(n, max(1, round(limit * n)) if isinstance(limit, float) else limit)
+    assert len(picked) == want and picked == sorted(set(picked)) and all(0 <= i < n for i in picked)
+    if want >= len(sizes):  # every split represented
+        assert {strata[i] for i in picked} == set(strata)
+    for i, size in enumerate(sizes):  # no split more than one item away from its share (after the coverage fix-up)
+        got = sum(strata[j] == f"s{i}" for j in picked)
+        assert got <= size and abs(got - want * size / n) <= len(sizes)
+    assert stratified_indices(strata, limit, seed) == picked
