@@ -14,10 +14,12 @@ gloo+nccl (GPU) process group; lmms-eval shards the docs, each rank journals its
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 import traceback
@@ -30,7 +32,9 @@ from filelock import Timeout as LockTimeout
 from tqdm import tqdm
 
 from future_l1.harness import identity as ident
+from future_l1.harness import redaction, signals
 from future_l1.harness import rundir as rd
+from future_l1.harness import suite_provenance as prov
 from future_l1.harness.interventions import intervention_of
 from future_l1.harness.suite import (
     DEMO_SCHEME,
@@ -42,6 +46,7 @@ from future_l1.harness.suite import (
     resolve_run_paths,
 )
 from future_l1.harness.suite import validate as validate_suite
+from future_l1.harness.suite_checks import checkpoint_stamps
 from future_l1.model.distributed import place
 from future_l1.tasks import results_schema as schema
 
@@ -58,6 +63,23 @@ def run_id_for(suite: Suite, identity: ident.Identity, new: bool = False) -> str
     """`<suite name>-<12 hex of the identity digest>` (plus a time stamp with --new)."""
     base = f"{suite.name}-{identity.digest[:12]}"
     return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}" if new else base
+
+
+def claim_new_id(runs_root: Path, base: str) -> str:
+    """`base`, or `base-2`, `base-3` …: the first whose folder this process creates itself (mkdir is atomic), so two
+    `run --new` started in the same second get two runs instead of one shared (or refused) directory."""
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else f"{base}-{n}"
+        try:
+            runs_root.mkdir(parents=True, exist_ok=True)
+            (runs_root / candidate).mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            problem = f"cannot write the run directory {runs_root / candidate} ({exc.strerror or exc})"
+            raise SuiteError([f"{problem}; choose a writable --runs-dir"]) from None
+        return candidate
+    raise SuiteError([f"10,000 runs named {base}-N exist under {runs_root}; clean up old runs"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -189,6 +211,7 @@ class Runner:
         self.identity: ident.Identity | None = None
         self._lock: FileLock | None = None
         self._docs: dict[str, Any] = {}
+        self._n_docs: dict[str, int] = {}  # documents per task, for the subset provenance
         if run_id:
             problem = name_problem("--run-id", run_id)
             if problem:
@@ -232,10 +255,20 @@ class Runner:
         if unresolved:
             return unresolved, None, "", None
         self.include, _ = resolve_include_paths(self.suite)
-        docs, yaml_paths, problems = load_task_docs([t.name for t in self.suite.tasks], self.include)
+        docs, yaml_paths, problems = {}, {}, []
+        own = [t for t in self.suite.tasks if t.data is not None or t.clips is not None or t.sample != "first"]
+        plain = [t.name for t in self.suite.tasks if t not in own]
+        groups = ([(plain, None)] if plain else []) + [([t.name], t) for t in own]
+        for names, entry in groups:  # a task naming its data folders or a sample is loaded with them active
+            with prov.task_data(self.suite, entry) if entry is not None else contextlib.nullcontext():
+                got = load_task_docs(names, self.include)
+            docs.update(got[0])
+            yaml_paths.update(got[1])
+            problems += got[2]
         if problems:
             return problems, None, "", None
         self._docs = docs
+        self._n_docs = {name: _count(task_docs) for name, task_docs in docs.items()}
         datasets = {}
         for name, task_docs in sorted(docs.items()):
             try:
@@ -248,12 +281,13 @@ class Runner:
             suite=self.suite.content_hash,
             tasks={name: ident.fingerprint_task_yaml(path) for name, path in sorted(yaml_paths.items())},
             datasets=datasets,
-            checkpoints={
-                m.label: {k: ident.file_stamp(Path(v)) for k, v in checkpoint_paths(m).items() if Path(v).exists()}
-                for m in resolved.models
+            checkpoints={  # local folders' file stamps; a hub id's resolved commit
+                m.label: checkpoint_stamps(m.model, m.label, m.args) for m in resolved.models
             },
         )
         run_id = self.explicit_id or run_id_for(self.suite, identity, new=self.new)
+        if self.new and not self.explicit_id:
+            run_id = claim_new_id(self.runs_root, run_id)
         return [], resolved, run_id, identity
 
     def _open(self) -> None:
@@ -281,6 +315,12 @@ class Runner:
         except OSError as exc:
             raise SuiteError([f"cannot lock the run directory {path} ({exc.strerror or exc})"]) from None
         self._lock = lock
+        links = rd.planted_links(path)
+        if links:
+            raise SuiteError(
+                [f"{link} is a symbolic link inside the run directory; a run never makes one and does not follow it: "
+                 "remove it (or pass --new to start a fresh run)" for link in links]
+            )  # fmt: skip
         self._check_identity()
 
     def _check_identity(self) -> None:
@@ -323,19 +363,15 @@ class Runner:
     def _write_metadata(self) -> None:
         run = self.run
         rd.write_json(run.path / "identity.json", self.identity.to_json())
+        # suite.raw and to_dict() carry no URL credentials (suite_provenance.redact_secrets)
         rd.write_json(run.path / "suite_source.json", {"content_hash": self.suite.content_hash, "raw": self.suite.raw})
         run.write_suite(self.resolved.to_dict())
         rd.write_json(run.path / "env.json", rd.environment())
-        judges = {
-            t.name: {"role": t.judge, "settings": self.suite.judges[t.judge].model_dump(exclude_none=True)}
-            if t.judge and t.judge in self.suite.judges
-            else None
-            for t in self.suite.tasks
-        }
-        rd.write_json(run.path / "judge.json", judges)
+        rd.write_json(run.path / "judge.json", prov.judge_record(self.suite))
         state = run.read_state()
         state["status"] = "running"
         state["run_id"] = self.run_id
+        state["pid"], state["host"] = os.getpid(), socket.gethostname()  # `runs list` tells a killed run by these
         for model, task in self.suite.entries():
             name = rd.entry_name(model.label, task.name)
             if state["entries"].get(name) != "done" or not run.results_path(model.label, task.name).exists():
@@ -361,6 +397,17 @@ class Runner:
         rd.write_json(path, hashes)
 
     def execute(self) -> RunOutcome:
+        secrets = redaction.known_secrets(self.suite.judges.values())
+        rd.SECRETS[:] = secrets
+        try:
+            with signals.stopping():
+                return self._execute_prepared()
+        finally:
+            if self.rank == 0 and self.run is not None and self.run.path.is_dir():
+                redaction.scrub_tree(self.run.path, secrets)  # whatever others wrote (lmms-eval's files)
+            rd.SECRETS[:] = []
+
+    def _execute_prepared(self) -> RunOutcome:
         self.prepare()
         try:
             return self._execute()
@@ -378,6 +425,8 @@ class Runner:
         outcome = RunOutcome(run_dir=self.run.path)
         plan = broadcast([(m.label, t.name, self.run.is_done(m.label, t.name)) for m, t in self.suite.entries()])
         done = {(label, task) for label, task, finished in plan if finished}
+        if self.rank == 0:  # a finished entry's samples come from the journal too (scored before, not recomputed)
+            outcome.reused += sum(rd.count_lines(self.run.samples_path(label, task)) for label, task in done)
         models = tqdm(self.resolved.models, desc="models", unit="model", disable=self.rank != 0)
         for model in models:
             models.set_postfix_str(model.label)
@@ -431,8 +480,7 @@ class Runner:
         try:
             from future_l1.tasks.judge import active_config
 
-            role = self.suite.judges.get(task.judge) if task.judge else None
-            with active_config(role.to_config() if role is not None else None):
+            with active_config(prov.judge_config(self.suite, task)), prov.task_data(self.suite, task):
                 results = self._evaluate(model, task, proxy)
         except Exception as exc:
             if self.world_size > 1:
@@ -441,6 +489,7 @@ class Runner:
             return
         if self.rank == 0:
             self._write_entry(model, task, results, proxy)
+            redaction.scrub_tree(self.run.lmms_eval_dir(model.label, task.name), rd.SECRETS)
             self.run.set_entry(model.label, task.name, "done")
 
     def _evaluate(self, model, task, proxy) -> dict[str, Any] | None:
@@ -460,7 +509,7 @@ class Runner:
         results = simple_evaluate(
             model=proxy,
             tasks=[task.name],
-            limit=task.limit,
+            limit=None if task.sample == "stratified" else task.limit,  # the task's loader drew the sample
             gen_kwargs=task.gen_kwargs_string(),
             task_manager=manager,
             log_samples=True,
@@ -509,8 +558,24 @@ class Runner:
             metrics=schema.normalize_metrics(results["results"][task.name]),
             n_samples=n,
             config=json.loads(json.dumps(config, default=str)),  # plain JSON values only
+            provenance=prov.entry_provenance(
+                self.suite,
+                model.label,
+                task,
+                n=n,
+                n_total=self._n_docs.get(task.name),
+                fingerprint=(self.identity.datasets.get(task.name) if self.identity else None),
+                env=rd.read_json(self.run.path / "env.json", None),
+            ).model_copy(update={"intervention": intervention_of(model.args)}),  # issue 29
         )
         rd.atomic_write(self.run.results_path(model.label, task.name), schema.results_json(entry))
+
+
+def _count(docs: Any) -> int | None:
+    try:
+        return len(docs)
+    except TypeError:  # an iterable dataset without a length
+        return None
 
 
 def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str]) -> dict:

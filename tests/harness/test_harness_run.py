@@ -59,13 +59,13 @@ def test_run_writes_the_run_directory_and_resumes_without_recomputing(tmp_path: 
     again = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert again.returncode == 0, again.stderr[-3000:]
     assert only_run_dir(tmp_path / "runs") == run
-    assert "0 samples computed" in again.stdout
+    assert "0 samples computed, 32 reused from the journal (all samples reused" in again.stdout
 
     # an entry whose results were lost (killed between journal and results) is re-scored from the journal alone
     (run / "results/prior_freq/hx_mc.json").unlink()
     third = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert third.returncode == 0, third.stderr[-3000:]
-    assert "0 samples computed, 12 reused" in third.stdout
+    assert "0 samples computed, 32 reused" in third.stdout  # 12 re-scored from the journal, 20 done before
     assert results_of(run) == metrics
 
     listing = run_main("runs", "list", "--runs-dir", str(tmp_path / "runs"))
@@ -143,9 +143,10 @@ def test_bad_suite_fails_before_any_model_loads_with_one_line_per_problem(tmp_pa
     result = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 4, result.stderr[-3000:]
+    assert len(errors) == 5, result.stderr[-3000:]
     text = "\n".join(errors)
     assert "missing-ckpt" in text and "'nockpt'" in text
+    assert "unknown key 'pretrained'" in text  # answer_prior takes no checkpoint: the key is refused, not ignored
     assert "'no_such_task'" in text and "unknown task" in text
     assert "'no_such_model_xyz'" in text
     assert "judge 'gpt'" in text and "unreachable" in text
