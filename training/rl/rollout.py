@@ -108,6 +108,39 @@ class RolloutSettings:
     compile: bool = False  # fast engine: torch.compile the decode layer
 
 
+class _NoStrayLatent:
+    """Bans the `<|latent|>` id from sampling (then applies the user's processor first, if any). Inside a span the
+    decoder forces that id itself; a `<|latent|>` sampled as text (a barely trained model does it: seen in the toy
+    RL experiment) would have no recorded vector, and the trainer's substitution could not score the rollout. Only
+    sampling changes: the recorded log-probs stay the model's own, as the trainer recomputes them."""
+
+    def __init__(self, latent_id: int, inner=None):
+        self.latent_id, self.inner = int(latent_id), inner
+        self._mask: torch.Tensor | None = None
+
+    def _ban(self, scores: torch.Tensor) -> torch.Tensor:
+        if self._mask is None or self._mask.device != scores.device or self._mask.numel() != scores.shape[-1]:
+            self._mask = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)  # before capture
+            self._mask[self.latent_id] = True
+        return scores.masked_fill(self._mask, float("-inf"))  # out of place: the raw logits stay untouched
+
+    def __call__(self, generated: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return self._ban(self.inner(generated, scores) if self.inner is not None else scores)
+
+
+class _NoStrayLatentGraph(_NoStrayLatent):
+    """The same, capturable with the fast decoder's step (`graph_call`: device tensors only)."""
+
+    def graph_call(self, n_generated: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return self._ban(self.inner.graph_call(n_generated, scores) if self.inner is not None else scores)
+
+
+def no_stray_latent(latent_id: int, inner=None) -> _NoStrayLatent:
+    if inner is None or hasattr(inner, "graph_call"):
+        return _NoStrayLatentGraph(latent_id, inner)
+    return _NoStrayLatent(latent_id, inner)
+
+
 def select_engine(engine: str, device: torch.device) -> str:
     """ "fast" or "eager" for a model on `device`: "auto" picks the fast decoder on CUDA only (on CPU it has no graphs
     to replay and the eager loop is the reference)."""
@@ -127,6 +160,7 @@ class LatentRollout:
         # the image pad token by −100); the recorded log-probs stay the model's own, as TRL recomputes them.
         self.logits_processor = None
         self.last_engine: str | None = None
+        self.processor_in_use = None  # logits_processor behind the ban of stray `<|latent|>` ids (no_stray_latent)
         self.last_stats: dict = {}  # the fast engine's schedule and memory figures of the last rollout
 
     def encode(self, row: dict) -> dict:
@@ -156,6 +190,7 @@ class LatentRollout:
         )  # fmt: skip
         device = next(model.parameters()).device
         self.last_engine = select_engine(self.settings.engine, device)
+        self.processor_in_use = no_stray_latent(self.latent_ids.latent, self.logits_processor)
         outs = self._fast(model, flat, gen) if self.last_engine == "fast" else self._eager(model, flat, gen, seed)
         result: dict[str, list] = {k: [] for k in (
             "prompt_ids", "completion_ids", "logprobs", "env_mask", "latents", "span_lengths", "text",
@@ -184,7 +219,7 @@ class LatentRollout:
             chunk = flat[start : start + step]
             batch = self._batch([e for _, e in chunk])
             gen.seed = seed + start
-            outs.extend(decoder.generate(batch, gen, self.logits_processor))
+            outs.extend(decoder.generate(batch, gen, self.processor_in_use))
         return outs
 
     def _fast(self, model, flat: list, gen: GenerationSettings) -> list[DecodeOutput]:
@@ -201,7 +236,7 @@ class LatentRollout:
         items = ((i, e) for i, (_, e) in enumerate(flat))
         try:
             for r in continuous_decode(decoder, items, self._batch, gen, max(1, self.settings.batch_size),
-                                       self.logits_processor):  # fmt: skip
+                                       self.processor_in_use):  # fmt: skip
                 if r.output is None:
                     raise RuntimeError(f"rollout {r.key} failed in the fast decoder: {r.extra.get('error')!r}")
                 out = r.output

@@ -51,6 +51,7 @@ def _rollout(fl1, engine: str, batch_size: int = 3):
 def test_cpu_rollouts_stay_on_the_eager_decoder(demo, monkeypatch):
     from future_l1.model.decoder import GenerationSettings, LatentDecoder
     from future_l1.model.static_decoder import FastLatentDecoder
+    from future_l1.training.rl.rollout import no_stray_latent
 
     fl1, rows = demo
     model = fl1.backbone.eval()
@@ -59,7 +60,8 @@ def test_cpu_rollouts_stay_on_the_eager_decoder(demo, monkeypatch):
     with torch.no_grad():
         got = ro(model, rows, seed=7)
     assert ro.last_engine == "eager" and ro.last_stats == {}
-    # the eager path as it always was: chunks of batch_size rows, seed + chunk start, one generate each
+    # the eager path as it always was: chunks of batch_size rows, seed + chunk start, one generate each (with the
+    # ban of stray <|latent|> ids, the one change)
     flat = [ro.encode(r) for r in rows for _ in range(2)]
     dec = LatentDecoder(model, fl1.processor.tokenizer, fl1.latent_ids, fl1.budget, head=fl1.head)
     expected = []
@@ -67,7 +69,9 @@ def test_cpu_rollouts_stay_on_the_eager_decoder(demo, monkeypatch):
         gen = GenerationSettings(max_new_tokens=12, temperature=1.0, top_p=1.0, do_sample=True, seed=7 + start,
                                  return_latents=True, return_logprobs=True)  # fmt: skip
         with torch.no_grad():
-            expected.extend(dec.generate(ro._batch(flat[start : start + 3]), gen))
+            expected.extend(
+                dec.generate(ro._batch(flat[start : start + 3]), gen, no_stray_latent(fl1.latent_ids.latent))
+            )
     assert got["completion_ids"] == [list(o.token_ids) for o in expected]
     assert got["logprobs"] == [list(o.logprobs) for o in expected]
     for lat, o in zip(got["latents"], expected, strict=True):
@@ -89,3 +93,25 @@ def test_fast_engine_records_what_the_trainer_needs(demo):
         assert len(comp) == len(lps) > 0 and all(lp <= 0 for lp in lps)
         assert sum(t == fl1.latent_ids.latent for t in comp) == lat.shape[0]
         assert not lat.is_inference()
+
+
+def test_stray_latent_ids_are_banned_from_sampling_only():
+    """A `<|latent|>` sampled as text has no recorded vector (the trainer cannot score it): it is banned, out of place
+    (the raw logits, whose log-probs are recorded, stay), eagerly and in the capturable form, after the user's
+    processor."""
+    from future_l1.training.rl.rollout import no_stray_latent
+
+    scores = torch.zeros(2, 6)
+    calls = []
+
+    def user(generated, s):
+        calls.append(generated.shape)
+        return s + 1
+
+    ban = no_stray_latent(3, user)
+    out = ban(torch.zeros(2, 0, dtype=torch.long), scores)
+    assert calls and not hasattr(ban, "graph_call") and torch.equal(scores, torch.zeros(2, 6))
+    assert torch.isinf(out[:, 3]).all() and (out[:, [0, 1, 2, 4, 5]] == 1).all()
+    graph = no_stray_latent(3)
+    assert hasattr(graph, "graph_call")
+    assert torch.isinf(graph.graph_call(torch.zeros(2, dtype=torch.long), scores)[:, 3]).all()
