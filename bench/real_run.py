@@ -9,7 +9,7 @@ Builds under `--work`:
 - a Qwen3-VL-8B-geometry checkpoint with random bf16 weights (made on the GPU) and the real Qwen3 tokenizer, saved
   by `save_future_l1_checkpoint` in the published Future-L1 layout;
 then runs `future-l1 run` in this process on a suite that names that checkpoint with `decoder: fast` and the given
-`batch_size`, both tasks (the data through FUTURE_L1_FUTUREBENCH_DIR / FUTURE_L1_TWIFFBENCH_DIR), and the embedded
+`batch_size`, both tasks (their data folders named in the suite, `data:`), and the embedded
 rubric judge served on loopback for TwiFF-Bench (`judge: rubric`: its rows are marked as rubric-judged, never ranked
 with published LLM-judge rows), renders the leaderboard with `future-l1 report`, and writes `real_run.json`.
 
@@ -235,21 +235,6 @@ class Timings:
             lmms_model.FutureL1.generate_until = real_generate
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    """The data folders for the run only: left set, they would point later in-process callers (tests) at this data."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -348,8 +333,13 @@ def main(argv=None) -> int:
             }
         ],
         "tasks": [
-            {"name": "futurebench_future_l1", "gen_kwargs": {"max_new_tokens": fb_new}},
-            {"name": "twiffbench_future_l1", "gen_kwargs": {"max_new_tokens": twiff_new}, "judge": "rubric"},
+            {"name": "futurebench_future_l1", "gen_kwargs": {"max_new_tokens": fb_new}, "data": str(fb_dir)},
+            {
+                "name": "twiffbench_future_l1",
+                "gen_kwargs": {"max_new_tokens": twiff_new},
+                "judge": "rubric",
+                "data": str(tw_dir),
+            },
         ],
         "settings": {"chunk_size": max(fb_items, twiff_rows)},
     }
@@ -365,8 +355,7 @@ def main(argv=None) -> int:
         torch.cuda.reset_peak_memory_stats(device)
     t = time.perf_counter()
     runs_dir = work / "runs"
-    data_env = {"FUTURE_L1_FUTUREBENCH_DIR": str(fb_dir), "FUTURE_L1_TWIFFBENCH_DIR": str(tw_dir)}
-    with _environment(data_env), timings.installed():
+    with timings.installed():
         code = cli(["run", str(suite_path), "--runs-dir", str(runs_dir)])
     stages["future_l1_run"] = time.perf_counter() - t
     report["run_exit_code"] = code

@@ -33,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Every bad input ends in `error: …` lines and exit 2 (suite, data, run directory) or per-sample errors counted
     in the results; a traceback is shown only with FUTURE_L1_TRACEBACK=1."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    if args.suite is None:  # offline is the embedded demo's default only: a suite may name a hub checkpoint
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # the tasks read local folders (`data:`), never hub datasets
     from future_l1.harness.suite import SuiteError
 
     try:
@@ -57,11 +58,14 @@ def run_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from future_l1.harness import runner
     from future_l1.harness.suite import SuiteError, load_suite, resolve_checkpoints, validate
+    from future_l1.harness.suite_provenance import demo_tasks, preflight_warnings
 
     suite = load_suite(args.suite)
     problems = validate(suite)  # every problem at once, before a demo model is trained or a model loads
     if problems:
         raise SuiteError(problems)
+    for warning in preflight_warnings(suite):  # before anything starts: demo data under a real checkpoint, subsets
+        print(f"warning: {warning}", file=sys.stderr)
     if args.validate_only:
         print(f"suite {suite.name!r}: OK ({len(suite.models)} models × {len(suite.tasks)} tasks)")
         return 0
@@ -73,6 +77,9 @@ def _run(args: argparse.Namespace) -> int:
     if job.rank != 0:
         return 1 if outcome.failures else 0
     print(f"\nrun {job.run_id}: {outcome.computed} samples computed, {outcome.reused} reused from the journal")
+    demo = demo_tasks(suite)
+    if demo:
+        print(f"data: {', '.join(demo)} ran on the embedded DEMO data (rows marked 'demo data'; not comparable)")
     print(leaderboard(outcome.run_dir))
     print(f"\nrun directory: {outcome.run_dir}")
     for failure in outcome.failures:

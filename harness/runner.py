@@ -14,6 +14,7 @@ gloo+nccl (GPU) process group; lmms-eval shards the docs, each rank journals its
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from tqdm import tqdm
 
 from future_l1.harness import identity as ident
 from future_l1.harness import rundir as rd
+from future_l1.harness import suite_provenance as prov
 from future_l1.harness.suite import (
     DEMO_SCHEME,
     Suite,
@@ -41,6 +43,7 @@ from future_l1.harness.suite import (
     resolve_run_paths,
 )
 from future_l1.harness.suite import validate as validate_suite
+from future_l1.harness.suite_checks import checkpoint_stamps
 from future_l1.model.distributed import place
 from future_l1.tasks import results_schema as schema
 
@@ -188,6 +191,7 @@ class Runner:
         self.identity: ident.Identity | None = None
         self._lock: FileLock | None = None
         self._docs: dict[str, Any] = {}
+        self._n_docs: dict[str, int] = {}  # documents per task, for the subset provenance
         if run_id:
             problem = name_problem("--run-id", run_id)
             if problem:
@@ -231,10 +235,20 @@ class Runner:
         if unresolved:
             return unresolved, None, "", None
         self.include, _ = resolve_include_paths(self.suite)
-        docs, yaml_paths, problems = load_task_docs([t.name for t in self.suite.tasks], self.include)
+        docs, yaml_paths, problems = {}, {}, []
+        own = [t for t in self.suite.tasks if t.data is not None or t.clips is not None or t.sample != "first"]
+        plain = [t.name for t in self.suite.tasks if t not in own]
+        groups = ([(plain, None)] if plain else []) + [([t.name], t) for t in own]
+        for names, entry in groups:  # a task naming its data folders or a sample is loaded with them active
+            with prov.task_data(self.suite, entry) if entry is not None else contextlib.nullcontext():
+                got = load_task_docs(names, self.include)
+            docs.update(got[0])
+            yaml_paths.update(got[1])
+            problems += got[2]
         if problems:
             return problems, None, "", None
         self._docs = docs
+        self._n_docs = {name: _count(task_docs) for name, task_docs in docs.items()}
         datasets = {}
         for name, task_docs in sorted(docs.items()):
             try:
@@ -247,9 +261,8 @@ class Runner:
             suite=self.suite.content_hash,
             tasks={name: ident.fingerprint_task_yaml(path) for name, path in sorted(yaml_paths.items())},
             datasets=datasets,
-            checkpoints={
-                m.label: {k: ident.file_stamp(Path(v)) for k, v in checkpoint_paths(m).items() if Path(v).exists()}
-                for m in resolved.models
+            checkpoints={  # local folders' file stamps; a hub id's resolved commit
+                m.label: checkpoint_stamps(m.model, m.label, m.args) for m in resolved.models
             },
         )
         run_id = self.explicit_id or run_id_for(self.suite, identity, new=self.new)
@@ -322,16 +335,11 @@ class Runner:
     def _write_metadata(self) -> None:
         run = self.run
         rd.write_json(run.path / "identity.json", self.identity.to_json())
+        # suite.raw and to_dict() carry no URL credentials (suite_provenance.redact_secrets)
         rd.write_json(run.path / "suite_source.json", {"content_hash": self.suite.content_hash, "raw": self.suite.raw})
         run.write_suite(self.resolved.to_dict())
         rd.write_json(run.path / "env.json", rd.environment())
-        judges = {
-            t.name: {"role": t.judge, "settings": self.suite.judges[t.judge].model_dump(exclude_none=True)}
-            if t.judge and t.judge in self.suite.judges
-            else None
-            for t in self.suite.tasks
-        }
-        rd.write_json(run.path / "judge.json", judges)
+        rd.write_json(run.path / "judge.json", prov.judge_record(self.suite))
         state = run.read_state()
         state["status"] = "running"
         state["run_id"] = self.run_id
@@ -430,8 +438,7 @@ class Runner:
         try:
             from future_l1.tasks.judge import active_config
 
-            role = self.suite.judges.get(task.judge) if task.judge else None
-            with active_config(role.to_config() if role is not None else None):
+            with active_config(prov.judge_config(self.suite, task)), prov.task_data(self.suite, task):
                 results = self._evaluate(model, task, proxy)
         except Exception as exc:
             if self.world_size > 1:
@@ -459,7 +466,7 @@ class Runner:
         results = simple_evaluate(
             model=proxy,
             tasks=[task.name],
-            limit=task.limit,
+            limit=None if task.sample == "stratified" else task.limit,  # the task's loader drew the sample
             gen_kwargs=task.gen_kwargs_string(),
             task_manager=manager,
             log_samples=True,
@@ -504,8 +511,24 @@ class Runner:
             metrics=schema.normalize_metrics(results["results"][task.name]),
             n_samples=n,
             config=json.loads(json.dumps(config, default=str)),  # plain JSON values only
+            provenance=prov.entry_provenance(
+                self.suite,
+                model.label,
+                task,
+                n=n,
+                n_total=self._n_docs.get(task.name),
+                fingerprint=(self.identity.datasets.get(task.name) if self.identity else None),
+                env=rd.read_json(self.run.path / "env.json", None),
+            ),
         )
         rd.atomic_write(self.run.results_path(model.label, task.name), schema.results_json(entry))
+
+
+def _count(docs: Any) -> int | None:
+    try:
+        return len(docs)
+    except TypeError:  # an iterable dataset without a length
+        return None
 
 
 def _cause(exc: BaseException) -> str:

@@ -174,5 +174,7 @@ def load_futurebench(data_dir: Path | None = None) -> datasets.Dataset:
 
 
 def process_docs(_placeholder: datasets.Dataset) -> datasets.Dataset:
-    """lmms-eval `process_docs` hook: the YAML loads a one-row placeholder; the real docs come from the setting."""
-    return load_futurebench()
+    """lmms-eval `process_docs` hook: the YAML loads a one-row placeholder; the real docs come from the setting (a
+    seeded sample across the hop splits under `settings.active_subset`)."""
+    ds = load_futurebench()
+    return settings.subset_docs("futurebench", ds, ds["question_type"])

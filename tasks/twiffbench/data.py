@@ -197,5 +197,10 @@ def load_twiffbench(data_dir: Path | None = None) -> datasets.Dataset:
 
 
 def process_docs(_placeholder: datasets.Dataset) -> datasets.Dataset:
-    """lmms-eval `process_docs` hook: the YAML loads a one-row placeholder; the real docs come from the setting."""
-    return load_twiffbench()
+    """lmms-eval `process_docs` hook: the YAML loads a one-row placeholder; the real docs come from the setting (a
+    seeded sample across the categories under `settings.active_subset`)."""
+    ds = load_twiffbench()
+    meta = ds["meta_data"] if "meta_data" in ds.column_names else [None] * len(ds)
+    return settings.subset_docs(
+        "twiffbench", ds, [m.get("classification") if isinstance(m, dict) else None for m in meta]
+    )

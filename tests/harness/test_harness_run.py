@@ -143,9 +143,10 @@ def test_bad_suite_fails_before_any_model_loads_with_one_line_per_problem(tmp_pa
     result = run_main("run", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 4, result.stderr[-3000:]
+    assert len(errors) == 5, result.stderr[-3000:]
     text = "\n".join(errors)
     assert "missing-ckpt" in text and "'nockpt'" in text
+    assert "unknown key 'pretrained'" in text  # answer_prior takes no checkpoint: the key is refused, not ignored
     assert "'no_such_task'" in text and "unknown task" in text
     assert "'no_such_model_xyz'" in text
     assert "judge 'gpt'" in text and "unreachable" in text

@@ -81,5 +81,7 @@ def test_real_run_tiny(tmp_path):
     assert report["run_exit_code"] == 0 and report["report_exit_code"] == 0
     metrics = {Path(k).stem: v["metrics"] for k, v in report["results"].items()}
     assert metrics["futurebench_future_l1"]["n_errors"] == 0 and metrics["twiffbench_future_l1"]["n_failed"] == 0
+    data = {Path(k).stem: v["provenance"]["data"] for k, v in report["results"].items()}  # named in the suite
+    assert {v["kind"] for v in data.values()} == {"folder"} and all(v["path"] for v in data.values())
     assert report["futurebench"]["samples"] == 4 and report["futurebench"]["s_per_sample"] > 0
     assert all(s["errors"] == 0 for s in report["schedule"]) and "TwiFF-Bench" in report["leaderboard_md"]
