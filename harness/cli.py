@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from future_l1.harness import __version__
+from future_l1.harness import __version__, quiet
+from future_l1.model import outputs
 from future_l1.model.untrusted import InputError
 
 COMMAND_MODULES = (
@@ -72,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     for each in all_parsers(parser):
         each.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
                           help="show the traceback of an error (for debugging)")  # fmt: skip
+        each.add_argument("--output-path", default=argparse.SUPPRESS, metavar="DIR",
+                          help=f"root folder for outputs (runs/, report/, training/, experiments/; default: "
+                          f"${outputs.ENV} or the current folder)")  # fmt: skip
+        each.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                          help="more log output (-vv: debug); default: warnings and errors only")  # fmt: skip
     return parser
 
 
@@ -109,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if getattr(args, "traceback", False):
         os.environ["FUTURE_L1_TRACEBACK"] = "1"
+    outputs.set_root(getattr(args, "output_path", None))  # per command: not left in the environment
+    quiet.configure(getattr(args, "verbose", 0))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

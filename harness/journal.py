@@ -20,6 +20,7 @@ from lmms_eval.api.instance import GenerationResult, TokenCounts, unwrap_generat
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
 
+from future_l1.harness import signals
 from future_l1.model import jsonl
 
 
@@ -79,9 +80,10 @@ class JournalingModel(lmms):
     # --- journal -------------------------------------------------------------------------------------------------
 
     def _append(self, records: list[dict[str, Any]]) -> None:
-        jsonl.append(self.path, records)
-        for rec in records:
-            self.records[rec["key"]] = rec
+        with signals.critical():  # SIGTERM waits for the line to be whole and fsynced
+            jsonl.append(self.path, records)
+            for rec in records:
+                self.records[rec["key"]] = rec
 
     def _keys(self, requests: list) -> list[str | None]:
         """One key per request; None for lmms-eval's rank-padding requests (their answers are thrown away)."""

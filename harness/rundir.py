@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,16 +22,38 @@ from typing import Any
 import yaml
 
 from future_l1.harness.identity import stable_json
+from future_l1.harness.redaction import redact
+from future_l1.model import jsonl
 from future_l1.model.distributed import place
 
 PACKAGES = ("future-l1", "lmms-eval", "torch", "transformers", "accelerate", "datasets", "av", "numpy")
 
 
+def file_mode() -> int:
+    """The mode a plain `open()` would give a new file (0666 less the umask): run files are shared like any other
+    output (mkstemp alone makes them 0600). The umask is read from /proc (setting it to learn it would briefly
+    change it for every thread); elsewhere once, by setting and restoring it."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        umask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
+SECRETS: list[str] = []  # the current run's secrets (`Runner` sets them): every write is redacted of them
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary sibling, fsync, then os.replace: readers see the old or the new file, never half."""
+    """Write via a temporary sibling, fsync, then os.replace: readers see the old or the new file, never half.
+    os.replace swaps the name itself, so a link planted at `path` is replaced, never followed. The text goes
+    through the redaction pass (`harness.redaction`) first."""
+    text = redact(text, SECRETS)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -46,10 +69,44 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path, default: Any = None) -> Any:
+    """The JSON at `path`, or `default` when it is missing or unreadable as JSON; a symbolic link is refused
+    (jsonl.LinkRefused), not followed."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        with os.fdopen(jsonl.open_nofollow(path, os.O_RDONLY), "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return default
+
+
+def count_lines(path: Path) -> int:
+    """Complete lines of a (samples) file; 0 when it is missing."""
+    try:
+        with os.fdopen(jsonl.open_nofollow(path, os.O_RDONLY), "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def planted_links(root: Path) -> list[Path]:
+    """Symbolic links anywhere inside a run directory (none is made by a run: each one was planted, and following
+    it would read or write outside the run)."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        found += [Path(folder) / name for name in dirs + files if os.path.islink(os.path.join(folder, name))]
+    return sorted(found)
+
+
+def pid_alive(pid: Any, host: Any) -> bool | None:
+    """Whether process `pid` of this host still exists; None when that cannot be told (another host, no pid)."""
+    if not isinstance(pid, int) or pid <= 0 or host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def entry_name(label: str, task: str) -> str:
@@ -80,7 +137,10 @@ class RunDir:
 
     # state
     def read_state(self) -> dict[str, Any]:
-        return read_json(self.state_path, {"status": "running", "entries": {}})
+        state = read_json(self.state_path)
+        if not isinstance(state, dict) or not isinstance(state.get("entries"), dict):
+            return {"status": "running", "entries": {}}  # missing or corrupt: entries are re-checked from results
+        return state
 
     def write_state(self, state: dict[str, Any]) -> None:
         state["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -181,13 +241,20 @@ def list_runs(runs_root: Path) -> list[dict[str, Any]]:
     if not runs_root.is_dir():
         return rows
     for run in sorted(p for p in runs_root.iterdir() if (p / "state.json").exists()):
-        state = read_json(run / "state.json", {})
-        entries = state.get("entries", {})
+        try:
+            state = read_json(run / "state.json", {})
+        except OSError:  # a planted link: listed as unreadable, the other runs still shown
+            state = {}
+        state = state if isinstance(state, dict) else {}
+        entries = state.get("entries") if isinstance(state.get("entries"), dict) else {}
         done = sum(1 for s in entries.values() if s == "done")
+        status = str(state.get("status", "unreadable"))
+        if status == "running" and pid_alive(state.get("pid"), state.get("host")) is False:
+            status = "interrupted"  # its process is gone (killed): resumable, not running
         rows.append(
             {
                 "run_id": run.name,
-                "status": state.get("status", "?"),
+                "status": status,
                 "done": done,
                 "total": len(entries),
                 "failed": sum(1 for s in entries.values() if s == "failed"),

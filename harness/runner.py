@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 import traceback
@@ -31,6 +32,7 @@ from filelock import Timeout as LockTimeout
 from tqdm import tqdm
 
 from future_l1.harness import identity as ident
+from future_l1.harness import redaction, signals
 from future_l1.harness import rundir as rd
 from future_l1.harness import suite_provenance as prov
 from future_l1.harness.suite import (
@@ -60,6 +62,23 @@ def run_id_for(suite: Suite, identity: ident.Identity, new: bool = False) -> str
     """`<suite name>-<12 hex of the identity digest>` (plus a time stamp with --new)."""
     base = f"{suite.name}-{identity.digest[:12]}"
     return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}" if new else base
+
+
+def claim_new_id(runs_root: Path, base: str) -> str:
+    """`base`, or `base-2`, `base-3` …: the first whose folder this process creates itself (mkdir is atomic), so two
+    `run --new` started in the same second get two runs instead of one shared (or refused) directory."""
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else f"{base}-{n}"
+        try:
+            runs_root.mkdir(parents=True, exist_ok=True)
+            (runs_root / candidate).mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            problem = f"cannot write the run directory {runs_root / candidate} ({exc.strerror or exc})"
+            raise SuiteError([f"{problem}; choose a writable --runs-dir"]) from None
+        return candidate
+    raise SuiteError([f"10,000 runs named {base}-N exist under {runs_root}; clean up old runs"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -266,6 +285,8 @@ class Runner:
             },
         )
         run_id = self.explicit_id or run_id_for(self.suite, identity, new=self.new)
+        if self.new and not self.explicit_id:
+            run_id = claim_new_id(self.runs_root, run_id)
         return [], resolved, run_id, identity
 
     def _open(self) -> None:
@@ -293,6 +314,12 @@ class Runner:
         except OSError as exc:
             raise SuiteError([f"cannot lock the run directory {path} ({exc.strerror or exc})"]) from None
         self._lock = lock
+        links = rd.planted_links(path)
+        if links:
+            raise SuiteError(
+                [f"{link} is a symbolic link inside the run directory; a run never makes one and does not follow it: "
+                 "remove it (or pass --new to start a fresh run)" for link in links]
+            )  # fmt: skip
         self._check_identity()
 
     def _check_identity(self) -> None:
@@ -343,6 +370,7 @@ class Runner:
         state = run.read_state()
         state["status"] = "running"
         state["run_id"] = self.run_id
+        state["pid"], state["host"] = os.getpid(), socket.gethostname()  # `runs list` tells a killed run by these
         for model, task in self.suite.entries():
             name = rd.entry_name(model.label, task.name)
             if state["entries"].get(name) != "done" or not run.results_path(model.label, task.name).exists():
@@ -368,6 +396,17 @@ class Runner:
         rd.write_json(path, hashes)
 
     def execute(self) -> RunOutcome:
+        secrets = redaction.known_secrets(self.suite.judges.values())
+        rd.SECRETS[:] = secrets
+        try:
+            with signals.stopping():
+                return self._execute_prepared()
+        finally:
+            if self.rank == 0 and self.run is not None and self.run.path.is_dir():
+                redaction.scrub_tree(self.run.path, secrets)  # whatever others wrote (lmms-eval's files)
+            rd.SECRETS[:] = []
+
+    def _execute_prepared(self) -> RunOutcome:
         self.prepare()
         try:
             return self._execute()
@@ -385,6 +424,8 @@ class Runner:
         outcome = RunOutcome(run_dir=self.run.path)
         plan = broadcast([(m.label, t.name, self.run.is_done(m.label, t.name)) for m, t in self.suite.entries()])
         done = {(label, task) for label, task, finished in plan if finished}
+        if self.rank == 0:  # a finished entry's samples come from the journal too (scored before, not recomputed)
+            outcome.reused += sum(rd.count_lines(self.run.samples_path(label, task)) for label, task in done)
         models = tqdm(self.resolved.models, desc="models", unit="model", disable=self.rank != 0)
         for model in models:
             models.set_postfix_str(model.label)
@@ -447,6 +488,7 @@ class Runner:
             return
         if self.rank == 0:
             self._write_entry(model, task, results, proxy)
+            redaction.scrub_tree(self.run.lmms_eval_dir(model.label, task.name), rd.SECRETS)
             self.run.set_entry(model.label, task.name, "done")
 
     def _evaluate(self, model, task, proxy) -> dict[str, Any] | None:

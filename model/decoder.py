@@ -90,6 +90,33 @@ class DecodeOutput:
     extra: dict = field(default_factory=dict)
 
 
+def max_new_tokens_limit(model) -> int | None:
+    """The most decoding steps worth allocating for: the model's context length (`max_position_embeddings`), since
+    positions past it are meaningless; None when the config does not say."""
+    config = getattr(model, "config", None)
+    context = getattr(getattr(config, "text_config", None), "max_position_embeddings", None)
+    context = context or getattr(config, "max_position_embeddings", None)
+    return int(context) if context else None
+
+
+def check_max_new_tokens(value, model) -> int:
+    """`value` as a step count, refused (ValueError naming the limit) when it is not a whole number >= 1 or exceeds
+    `max_new_tokens_limit`: output buffers are allocated up front, so 1e9 would take the machine's memory first."""
+    try:
+        steps = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(
+            f"max_new_tokens={value!r} is not a whole number; give one between 1 and the context"
+        ) from None
+    limit = max_new_tokens_limit(model)
+    if steps < 1 or (limit is not None and steps > limit):
+        raise ValueError(
+            f"max_new_tokens={value!r} is out of range: it must be between 1 and {limit} (the model's "
+            "max_position_embeddings); lower it in the task's gen_kwargs or the model's max_new_tokens argument"
+        )
+    return steps
+
+
 def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
     cum = sorted_logits.softmax(-1).cumsum(-1)
@@ -192,6 +219,7 @@ class LatentDecoder:
         logits_processor: LogitsProcessor | None = None,
     ) -> list[DecodeOutput]:
         settings = settings or GenerationSettings()
+        check_max_new_tokens(settings.max_new_tokens, self.model)  # before any buffer is allocated
         dev = self.device
         batch = {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         input_ids, prompt_mask = batch["input_ids"], batch["attention_mask"]

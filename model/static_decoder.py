@@ -63,6 +63,7 @@ from future_l1.model.decoder import (
     LatentDecoder,
     LogitsProcessor,
     _top_p_filter,
+    check_max_new_tokens,
 )
 from future_l1.model.tokens import LatentIds
 
@@ -224,7 +225,7 @@ class DecodeSession:
         tc = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config.text_config
         dev, dtype = decoder.device, model.lm_head.weight.dtype
         self.device, self.dtype = dev, dtype
-        self.slots, self.max_new = int(slots), int(settings.max_new_tokens)
+        self.slots, self.max_new = int(slots), check_max_new_tokens(settings.max_new_tokens, model)
         self.L = int(max_len)
         self.kv_heads = tc.num_key_value_heads
         self.head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads

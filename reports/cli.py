@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from future_l1.model.cli_args import count
+from future_l1.model.outputs import output_dir
 
 FORMAT_CHOICES = ("md", "html", "csv", "tex", "plots")
 MAX_N_BOOT = 10_000
@@ -124,7 +125,7 @@ def _report(args: argparse.Namespace) -> int:
 
     if args.no_published and args.published:
         raise ReportInputError("--published and --no-published contradict each other; give one")
-    out = args.out or Path("report")
+    out = args.out or output_dir("report")
     report = write_report(
         [Path(p) for p in args.runs],
         out,

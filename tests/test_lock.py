@@ -35,11 +35,22 @@ def locked() -> dict[str, str]:
     return pins
 
 
+def is_model_plugin(dist: metadata.Distribution, lock: dict[str, str]) -> bool:
+    """A user's lmms-eval model plugin (README "Plugging in your own model"): it declares an `lmms_eval.models`
+    entry point and needs nothing the lock does not pin, so installing it into .venv changes no locked package."""
+    if not any(ep.group == "lmms_eval.models" for ep in dist.entry_points):
+        return False
+    env = {"extra": ""}
+    needs = [Requirement(r) for r in dist.requires or []]
+    return all(canonicalize_name(r.name) in lock for r in needs if not r.marker or r.marker.evaluate(env))
+
+
 def installed() -> dict[str, str]:
+    lock = locked()
     return {
         canonicalize_name(dist.metadata["Name"]): dist.version
         for dist in metadata.distributions()
-        if canonicalize_name(dist.metadata["Name"]) not in BOOTSTRAP
+        if canonicalize_name(dist.metadata["Name"]) not in BOOTSTRAP and not is_model_plugin(dist, lock)
     }
 
 
@@ -82,3 +93,23 @@ def test_lock_satisfies_pyproject_ranges() -> None:
         if version is None or not req.specifier.contains(Version(version), prereleases=True):
             unmet.append(f"{line} (lock: {version})")
     assert unmet == [], "pyproject.toml changed without `make lock`"
+
+
+def test_a_model_plugin_installed_into_the_venv_is_not_a_lock_difference(tmp_path: Path) -> None:
+    """Issue 26: installing a plugin into .venv, as README says, made test_venv_equals_the_lock fail. A plugin that
+    needs only locked packages is tolerated; one that pulls in anything else still counts as a difference."""
+    lock = locked()
+
+    def dist(requires: list[str], group: str = "lmms_eval.models") -> metadata.Distribution:
+        info = tmp_path / f"plugin-{len(list(tmp_path.iterdir()))}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: my-vep-model\nVersion: 0.1\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires)
+        )
+        (info / "entry_points.txt").write_text(f"[{group}]\nmy_model = my_vep_model:manifests\n")
+        return metadata.PathDistribution(info)
+
+    assert is_model_plugin(dist(["lmms-eval", "torch>=2"]), lock)
+    assert not is_model_plugin(dist(["lmms-eval", "a-package-not-in-the-lock"]), lock)
+    assert not is_model_plugin(dist(["torch"], group="console_scripts"), lock)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from future_l1.model.cli_args import count, existing_file, number
+from future_l1.model.outputs import output_dir
 from future_l1.model.untrusted import InputError, writable_file_problem
 
 RL_PATHS = {"model_name_or_path": "checkpoint", "train_file": "file or demo"}
@@ -90,7 +91,7 @@ def _sft(args) -> int:
     overrides = {"max_steps": args.max_steps, "text_only": args.text_only}
     if args.demo:
         given = {k: v for k, v in overrides.items() if v is not None}
-        cfg = demo_config(args.output_dir or "future-l1-demo-sft", **given)
+        cfg = demo_config(args.output_dir or str(output_dir("training", "future-l1-demo-sft")), **given)
     elif not args.config:
         raise InputError(
             "train sft: pass --config cfg.yaml (training/configs/sft_paper.yaml is the paper's), or --demo"
@@ -116,7 +117,7 @@ def _rl(args, render_curves: Callable[[Path], None] | None = None) -> int:
         _, problems = check_values(LADAPOConfig, extra, dict.fromkeys(extra, f"config {args.config}"))
         if problems:
             raise ConfigError(problems)
-        cfg = demo_config(args.output_dir or "future-l1-demo-rl", **extra)
+        cfg = demo_config(args.output_dir or str(output_dir("training", "future-l1-demo-rl")), **extra)
     elif not args.config:
         raise InputError("train rl: pass --config cfg.yaml (training/configs/rl_paper.yaml is the paper's), or --demo")
     else:

@@ -114,14 +114,16 @@ class StepProgress(TrainerCallback):
 
     SHOWN = ("loss", "ce", "latent_loss", "skipped_records")
 
-    def __init__(self) -> None:
+    def __init__(self, desc: str = "latent SFT", shown: tuple[str, ...] | None = None) -> None:
         self.bar = None
+        self.desc = desc
+        self.shown = shown or self.SHOWN
 
     def on_train_begin(self, args, state, control, **kwargs):
         from tqdm.auto import tqdm
 
         if state.is_world_process_zero:
-            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="latent SFT", unit="step",
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
                             disable=args.disable_tqdm, dynamic_ncols=True)  # fmt: skip
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -130,7 +132,7 @@ class StepProgress(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.bar is not None and logs:
-            shown = {k: logs[k] for k in self.SHOWN if isinstance(logs.get(k), (int, float))}
+            shown = {k: logs[k] for k in self.shown if isinstance(logs.get(k), (int, float))}
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
 
     def on_train_end(self, args, state, control, **kwargs):

@@ -113,3 +113,35 @@ def test_run_stores_a_long_reasoning_once_and_no_echoed_secret(tmp_path, capsys,
         for line in path.read_text().splitlines():
             assert line.count("START Bearer [REDACTED] thinking") == 1, path
             assert len(line) < 4 * MAX_REASONING_CHARS  # before: 8 copies of 180 kB
+
+
+URL_TOKEN, QUERY_KEY = "urltoken-5f3a9c1e77d2", "querykey-a81b44c09e6f"
+
+
+@pytest.mark.parametrize("where", ["credentials", "query"])
+def test_no_file_of_a_run_holds_a_secret_planted_in_the_judge_url(where, tmp_path, capsys, monkeypatch):
+    """Issue 31: a token in the judge's base_url (user:TOKEN@host, ?api_key=) was written in clear to judge.json,
+    suite.yaml, suite_source.json and both samples files. Every file the run writes is grepped for every form of it
+    (as written, URL-encoded, inside the Basic header) and for the echoed API key."""
+    import base64
+
+    from future_l1.tasks.judge_server import ChatServer
+
+    def judge(request: dict, headers: dict) -> str:
+        return json.dumps({"reasoning": f"echo {headers.get('Authorization', '')} {request.get('model')}",
+                           "score": [3, 4]})  # fmt: skip
+
+    monkeypatch.setenv("FUTURE_L1_JUDGE_API_KEY", SECRET)
+    with ChatServer(judge, pass_headers=True) as server:
+        host = server.base_url.split("//", 1)[1]
+        url = f"http://judge:{URL_TOKEN}@{host}" if where == "credentials" else f"{server.base_url}?api_key={QUERY_KEY}"
+        judges = {"echo": {"provider": "openai", "base_url": url, "model": "echo-judge", "cache": False}}
+        rc, err = _run(tmp_path, capsys, "twiffbench_future_l1", judges=judges, limit=2)
+    assert rc in (0, 1), err
+    planted = [SECRET, URL_TOKEN, QUERY_KEY, base64.b64encode(f"judge:{URL_TOKEN}".encode()).decode()]
+    run = only_run_dir(tmp_path / "runs")
+    files = [p for p in run.rglob("*") if p.is_file()]
+    assert len(files) > 8
+    leaks = [(p.relative_to(run), s) for p in files for s in planted if s.encode() in p.read_bytes()]
+    assert not leaks
+    assert not [s for s in planted if s in err]

@@ -148,3 +148,16 @@ def test_rows_finishing_early_are_dropped_without_changing_results(sharp_model, 
         assert out.token_ids == ref
         assert out.finish_reason == ("eos" if ref[-1] == eos else "length")
         torch.testing.assert_close(out.latents, torch.stack(ref_latents), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("tokens", [10**9, 8193, 0, "lots"])
+def test_max_new_tokens_beyond_the_context_is_refused_before_anything_is_allocated(sharp_model, tiny_processor,
+                                                                                   tokens):  # fmt: skip
+    """Issue 31: `max_new_tokens: 1e9` allocated [B, 1e9] buffers and the OOM killer ended the run without a word."""
+    ids = LatentIds.from_tokenizer(tiny_processor.tokenizer)
+    _, batch = encode(tiny_processor, (2,))
+    decoder = LatentDecoder(sharp_model, tiny_processor.tokenizer, ids, LatentBudget(max_latent_token=2))
+    limit = sharp_model.config.text_config.max_position_embeddings
+    with pytest.raises(ValueError, match=rf"max_new_tokens=.* between 1 and {limit}|not a whole number"):
+        decoder.generate(batch, GenerationSettings(max_new_tokens=tokens))
+    assert len(decoder.generate(batch, GenerationSettings(max_new_tokens=2))[0].token_ids) <= 2

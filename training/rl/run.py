@@ -54,6 +54,13 @@ def build_trainer(config: LADAPOConfig):
         model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=fl1.processor,
         latent_ids=fl1.latent_ids, budget=fl1.budget, head=head, judge=judge,
     )  # fmt: skip
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from future_l1.training.sft import StepProgress
+
+    trainer.remove_callback(PrinterCallback)  # raw log dictionaries, one per logging step (all kept in the history)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StepProgress("LA-DAPO", ("loss", "rewards/total/mean", "kl", "sampling/kept_ratio")))
     return trainer, rows
 
 
@@ -102,7 +109,7 @@ DEMO_RL = {
     "mini_batches": 4, "num_generations": 8, "max_completion_length": 48, "learning_rate": 1e-3, "beta": 0.01,
     "seed": 0, "logging_steps": 1, "save_steps": 12, "save_total_limit": 1, "max_sampling_tries": 2,
     "rollout_batch_size": 16, "min_pixels": 64 * 64, "max_pixels": 64 * 64, "dataloader_num_workers": 0,
-    "disable_tqdm": True, "temperature": 1.0, "top_p": 1.0,
+    "disable_tqdm": False, "temperature": 1.0, "top_p": 1.0,
 }  # fmt: skip
 
 

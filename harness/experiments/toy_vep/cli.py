@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from future_l1.model.cli_args import count, number
+from future_l1.model.outputs import output_dir
 
 if TYPE_CHECKING:
     from future_l1.harness.experiments.toy_vep.settings import Settings
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
     )
     p.add_argument("--quick", action="store_true", help="CI mode: one seed, small sets (a few minutes on 2 cores)")
-    p.add_argument("--out", type=Path, default=Path("experiments/latent-vs-text"), help="output folder")
+    p.add_argument("--out", type=Path, help="output folder (default: <--output-path>/experiments/latent-vs-text)")
     p.add_argument("--split", choices=("val", "test"), default="test", help="evaluate on val (tuning) or test")
     # typed values (future_l1.model.cli_args): `--steps 0` or a NaN λ is one error line before any work starts
     p.add_argument("--seeds", type=count(0), nargs="+", help="SFT seeds (override the mode's)")
@@ -91,7 +92,8 @@ def _command(args: argparse.Namespace) -> int:
     from future_l1.harness.experiments.toy_vep.pipeline import run_experiment
     from future_l1.harness.experiments.toy_vep.report import markdown
 
-    res = run_experiment(args.out, settings_from_args(args), split=args.split)
+    out = args.out or output_dir("experiments", "latent-vs-text")
+    res = run_experiment(out, settings_from_args(args), split=args.split)
     print(markdown(res))
     print(f"report: {res.report_dir}")
     return 0

@@ -342,3 +342,18 @@ def test_checkpoint_is_in_the_published_layout_with_its_head(trainer, tmp_path):
         assert torch.equal(a, b.to(a.dtype)), name
     for name, p in trainer.model.named_parameters():  # the trained policy's weights, not the SFT ones
         assert torch.equal(model.backbone.get_parameter(name), p.detach()), name
+
+
+def test_progress_is_one_step_bar_not_raw_log_dictionaries(trainer):
+    """Issue 26: the RL demo printed no step counter or ETA (disable_tqdm) and Trainer's raw log dictionaries."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from future_l1.training.sft import StepProgress
+
+    kinds = [type(c) for c in trainer.callback_handler.callbacks]
+    assert PrinterCallback not in kinds and ProgressCallback not in kinds
+    (bar,) = [c for c in trainer.callback_handler.callbacks if isinstance(c, StepProgress)]
+    assert bar.desc == "LA-DAPO" and "rewards/total/mean" in bar.shown
+    from future_l1.training.rl.run import DEMO_RL
+
+    assert DEMO_RL["disable_tqdm"] is False  # the bar shows unless TQDM_DISABLE=1
