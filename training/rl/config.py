@@ -30,6 +30,7 @@ from trl import GRPOConfig
 from future_l1.training.config import parse_config, resolve_system_prompt
 from future_l1.training.rl.advantages import SCALES
 from future_l1.training.rl.rewards import FORMAT_MODES
+from future_l1.training.rl.rollout import ENGINES
 
 PAPER = "arXiv 2606.05769"
 
@@ -117,6 +118,15 @@ class LADAPOConfig(GRPOConfig):
                           "1 = the authors' single on-policy step (the ratio is then always 1)."},
     )  # fmt: skip
     rollout_batch_size: int = field(default=64, metadata={"help": "Rows decoded together during rollouts."})
+    rollout_engine: str = field(
+        default="auto",
+        metadata={"help": "Rollout decoder (rollout.py): 'fast' = FastLatentDecoder (static cache, CUDA graphs, "
+                          "continuous batching), 'eager' = LatentDecoder (the reference), 'auto' = fast on CUDA, "
+                          "eager elsewhere."},
+    )  # fmt: skip
+    rollout_compile: bool = field(
+        default=False, metadata={"help": "Fast rollouts: torch.compile the decode layer (CUDA; compiles per shape)."}
+    )
     max_num_frames: int = field(default=32, metadata={"help": "Video frames per prompt (FutureBench protocol: 32)."})
     min_pixels: int | None = field(default=None, metadata={"help": "Per-frame pixel floor (default: the eval's)."})
     max_pixels: int | None = field(default=None, metadata={"help": "Per-frame pixel cap (default: the eval's)."})
@@ -156,6 +166,8 @@ class LADAPOConfig(GRPOConfig):
             raise ValueError(f"format_mode must be one of {FORMAT_MODES}, not {self.format_mode!r}")
         if not 0.0 <= self.acc_low <= self.acc_high <= 1.0:
             raise ValueError("need 0 <= acc_low <= acc_high <= 1")
+        if self.rollout_engine not in ENGINES:
+            raise ValueError(f"rollout_engine must be one of {ENGINES}, not {self.rollout_engine!r}")
         if self.latent_logprob_kappa < 0:
             raise ValueError(f"latent_logprob_kappa must be >= 0 (0 = off), not {self.latent_logprob_kappa}")
         self._default_mini_batches()

@@ -9,6 +9,28 @@ and shared by its n rollouts, so the policy, old-policy and reference forwards s
 
 The returned dict carries TRL's `rollout_func` keys (`prompt_ids`, `completion_ids`, `logprobs`, `env_mask`) plus
 ours; the trainer calls it directly (dynamic sampling needs groups, see `sampling.py`).
+
+Engines (`engine`, issue 27): on CUDA the rollouts run on `FastLatentDecoder` (static KV cache, CUDA-graph-captured
+decode step, continuous batching through `model.continuous`: a finished rollout's slot takes the next one); the eager
+`LatentDecoder` stays the CPU engine and the reference (`engine="eager"`). Both record the same quantities the same
+way (log-probs of the raw logits / T before top-p, the fed vector at each step), so the trainer's parity holds for
+either (tests/training/test_rl_fast_rollout_gpu.py checks it on the GPU in fp32).
+
+Why the fast decoder reads the live policy:
+- it is built for each rollout over the model's own parameter tensors (`fuse=False`: fusing q|k|v and gate|up
+  would replace the modules' Parameters by views of a new matrix, so the optimiser, which holds the old Parameter
+  objects, would update tensors the model no longer uses). The optimiser's in-place updates keep storage, so even a
+  graph kept across steps would see them; we nevertheless capture per rollout (below), which also covers anything
+  that reallocates parameters between steps;
+- what can reallocate: ZeRO-3 / FSDP gather full parameters only inside the trainer's
+  `unwrap_model_for_generation` / `summon_full_params` context, and the decoder, its session and its graphs are
+  created and dropped inside that context; mixed precision (bf16 autocast) does not cast the stored weights, and the
+  rollout runs outside autocast in the weights' own dtype, as the eager decoder does; gradient checkpointing wraps
+  the layers' forward, which the decode step does not call (it runs `decode_layer` over the layers' weights), and
+  the prefill runs the model's forward under no_grad with checkpointing disabled by `unwrap_model_for_generation`.
+Memory: the session (KV cache, decode state, graph pool) lives only for one rollout; it is released and torch's
+cached blocks are returned (`empty_cache`) before the training step, so the rollout's cache and the step's
+activations never coexist. The cost is a graph capture per KV bucket per rollout (`last_stats["capture_s"]`).
 """
 
 from __future__ import annotations
@@ -19,10 +41,11 @@ from dataclasses import dataclass
 
 import torch
 
-from future_l1.model.decoder import GenerationSettings, LatentBudget, LatentDecoder
+from future_l1.model.decoder import DecodeOutput, GenerationSettings, LatentBudget, LatentDecoder
 from future_l1.model.inputs import collate, prepare_sample
 from future_l1.model.tokens import LatentIds
 
+ENGINES = ("auto", "fast", "eager")
 VISION_KEYS = ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
 MC_SUFFIX = "Please provide only the single option letter within the <answer> </answer> tags."
 
@@ -81,6 +104,51 @@ class RolloutSettings:
     max_num_frames: int = 32
     min_pixels: int | None = None
     max_pixels: int | None = None
+    engine: str = "auto"  # ENGINES: "auto" = fast on CUDA, eager elsewhere
+    compile: bool = False  # fast engine: torch.compile the decode layer
+
+
+class _NoStrayLatent:
+    """Bans the `<|latent|>` id from sampling (then applies the user's processor first, if any). Inside a span the
+    decoder forces that id itself; a `<|latent|>` sampled as text (a barely trained model does it: seen in the toy
+    RL experiment) would have no recorded vector, and the trainer's substitution could not score the rollout. Only
+    sampling changes: the recorded log-probs stay the model's own, as the trainer recomputes them."""
+
+    def __init__(self, latent_id: int, inner=None):
+        self.latent_id, self.inner = int(latent_id), inner
+        self._mask: torch.Tensor | None = None
+
+    def _ban(self, scores: torch.Tensor) -> torch.Tensor:
+        if self._mask is None or self._mask.device != scores.device or self._mask.numel() != scores.shape[-1]:
+            self._mask = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)  # before capture
+            self._mask[self.latent_id] = True
+        return scores.masked_fill(self._mask, float("-inf"))  # out of place: the raw logits stay untouched
+
+    def __call__(self, generated: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return self._ban(self.inner(generated, scores) if self.inner is not None else scores)
+
+
+class _NoStrayLatentGraph(_NoStrayLatent):
+    """The same, capturable with the fast decoder's step (`graph_call`: device tensors only)."""
+
+    def graph_call(self, n_generated: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return self._ban(self.inner.graph_call(n_generated, scores) if self.inner is not None else scores)
+
+
+def no_stray_latent(latent_id: int, inner=None) -> _NoStrayLatent:
+    if inner is None or hasattr(inner, "graph_call"):
+        return _NoStrayLatentGraph(latent_id, inner)
+    return _NoStrayLatent(latent_id, inner)
+
+
+def select_engine(engine: str, device: torch.device) -> str:
+    """ "fast" or "eager" for a model on `device`: "auto" picks the fast decoder on CUDA only (on CPU it has no graphs
+    to replay and the eager loop is the reference)."""
+    if engine not in ENGINES:
+        raise ValueError(f"rollout engine must be one of {ENGINES}, not {engine!r}")
+    if engine == "auto":
+        return "fast" if device.type == "cuda" else "eager"
+    return engine
 
 
 class LatentRollout:
@@ -91,6 +159,9 @@ class LatentRollout:
         # Optional `(generated ids, logits) -> logits` applied before sampling, e.g. a logit bias (the authors biased
         # the image pad token by −100); the recorded log-probs stay the model's own, as TRL recomputes them.
         self.logits_processor = None
+        self.last_engine: str | None = None
+        self.processor_in_use = None  # logits_processor behind the ban of stray `<|latent|>` ids (no_stray_latent)
+        self.last_stats: dict = {}  # the fast engine's schedule and memory figures of the last rollout
 
     def encode(self, row: dict) -> dict:
         """One prompt: its unpadded ids, mm_token_type_ids and vision tensors."""
@@ -113,18 +184,14 @@ class LatentRollout:
         n = self.settings.num_generations
         encoded = [self.encode(r) for r in rows]
         flat = [(g, e) for g, e in enumerate(encoded) for _ in range(n)]
-        decoder = LatentDecoder(model, self.processor.tokenizer, self.latent_ids, self.budget, head=self.head)
         gen = GenerationSettings(
             max_new_tokens=self.settings.max_new_tokens, temperature=self.settings.temperature,
             top_p=self.settings.top_p, do_sample=True, seed=seed, return_latents=True, return_logprobs=True,
         )  # fmt: skip
-        outs = []
-        step = max(1, self.settings.batch_size)
-        for start in range(0, len(flat), step):
-            chunk = flat[start : start + step]
-            batch = self._batch([e for _, e in chunk])
-            gen.seed = seed + start
-            outs.extend(decoder.generate(batch, gen, self.logits_processor))
+        device = next(model.parameters()).device
+        self.last_engine = select_engine(self.settings.engine, device)
+        self.processor_in_use = no_stray_latent(self.latent_ids.latent, self.logits_processor)
+        outs = self._fast(model, flat, gen) if self.last_engine == "fast" else self._eager(model, flat, gen, seed)
         result: dict[str, list] = {k: [] for k in (
             "prompt_ids", "completion_ids", "logprobs", "env_mask", "latents", "span_lengths", "text",
             "finish_reason", "group", "prompt_mm_token_type_ids", "vision",
@@ -142,6 +209,51 @@ class LatentRollout:
             result["prompt_mm_token_type_ids"].append(e["mm_token_type_ids"])
             result["vision"].append(e["vision"])
         return result
+
+    def _eager(self, model, flat: list, gen: GenerationSettings, seed: int) -> list[DecodeOutput]:
+        """The reference engine: chunks of `batch_size` rows, one `LatentDecoder.generate` each."""
+        decoder = LatentDecoder(model, self.processor.tokenizer, self.latent_ids, self.budget, head=self.head)
+        outs = []
+        step = max(1, self.settings.batch_size)
+        for start in range(0, len(flat), step):
+            chunk = flat[start : start + step]
+            batch = self._batch([e for _, e in chunk])
+            gen.seed = seed + start
+            outs.extend(decoder.generate(batch, gen, self.processor_in_use))
+        return outs
+
+    def _fast(self, model, flat: list, gen: GenerationSettings) -> list[DecodeOutput]:
+        """`FastLatentDecoder` with continuous batching over `batch_size` slots; its session is freed before return
+        (module doc: live parameters, memory)."""
+        from future_l1.model.continuous import _release, continuous_decode
+        from future_l1.model.static_decoder import FastLatentDecoder
+
+        decoder = FastLatentDecoder(model, self.processor.tokenizer, self.latent_ids, self.budget, head=self.head,
+                                    fuse=False, compile=self.settings.compile)  # fmt: skip
+        cuda = decoder.device.type == "cuda"
+        before = torch.cuda.memory_allocated(decoder.device) if cuda else 0
+        outs: list[DecodeOutput | None] = [None] * len(flat)
+        items = ((i, e) for i, (_, e) in enumerate(flat))
+        try:
+            for r in continuous_decode(decoder, items, self._batch, gen, max(1, self.settings.batch_size),
+                                       self.processor_in_use):  # fmt: skip
+                if r.output is None:
+                    raise RuntimeError(f"rollout {r.key} failed in the fast decoder: {r.extra.get('error')!r}")
+                out = r.output
+                if out.latents is not None:  # outside inference mode: the trainer's autograd may use them
+                    out.latents = out.latents.clone()
+                outs[r.key] = out  # type: ignore[index]
+        finally:
+            st = decoder.last_stats
+            decoder.last_session = None
+            _release(decoder.device)  # the KV cache and graph pool go back before the training step
+        self.last_stats = {
+            "slots": st.slots, "session_gib": st.session_bytes / 2**30, "capture_s": st.capture_s,
+            "prefill_s": st.prefill_s, "decode_s": st.decode_s, "decode_steps": st.decode_steps,
+            "oom_retries": st.oom_retries,
+            "held_after_gib": ((torch.cuda.memory_allocated(decoder.device) - before) / 2**30) if cuda else 0.0,
+        }  # fmt: skip
+        return outs  # type: ignore[return-value]
 
     def _batch(self, encoded: Sequence[dict]) -> dict[str, torch.Tensor]:
         pad = self.processor.tokenizer.pad_token_id

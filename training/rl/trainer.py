@@ -95,7 +95,8 @@ class LADAPOTrainer(GRPOTrainer):
             RolloutSettings(num_generations=args.num_generations, temperature=args.temperature, top_p=args.top_p,
                             max_new_tokens=args.max_completion_length, batch_size=args.rollout_batch_size,
                             keep_latent_positions=args.latent_logprob_kappa > 0, max_num_frames=args.max_num_frames,
-                            min_pixels=args.min_pixels, max_pixels=args.max_pixels),
+                            min_pixels=args.min_pixels, max_pixels=args.max_pixels, engine=args.rollout_engine,
+                            compile=args.rollout_compile),
             head=head, system_prompt=args.resolved_system_prompt(),
         )  # fmt: skip
         unwrapped = self.accelerator.unwrap_model(self.model)
@@ -170,9 +171,12 @@ class LADAPOTrainer(GRPOTrainer):
             was_training = unwrapped.training
             unwrapped.eval()
             try:
-                return self.rollout(unwrapped, rows, seed=seed)
+                out = self.rollout(unwrapped, rows, seed=seed)
             finally:
                 unwrapped.train(was_training)
+        for key, value in self.rollout.last_stats.items():  # the fast engine's figures (rollout.py)
+            self._rl_metrics[f"rollout/{key}"].append(float(value))
+        return out
 
     def _draw_rows(self, k: int) -> list[dict]:
         data = self.train_dataset

@@ -52,6 +52,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep the tiny model's full 151,936-row Qwen vocabulary (an SFT step 6.4 times slower: "
                         "make bench) instead of the toy vocabulary")  # fmt: skip
     p.set_defaults(func=_command)
+    r = sub.add_parser(
+        "latent-rl",
+        help="toy VEP task: LA-DAPO from the latent-SFT checkpoints, with and without the latent rewards, vs SFT",
+        description="`future-l1 experiment latent-rl`: does LA-DAPO improve on latent SFT (issue 27)?",
+    )
+    r.add_argument("--quick", action="store_true", help="CI mode: one seed, a few RL steps, small sets")
+    r.add_argument("--out", type=Path, default=Path("experiments/latent-rl"), help="output folder")
+    r.add_argument("--split", choices=("val", "test"), default="test", help="evaluate on val (tuning) or test")
+    r.add_argument("--seeds", type=count(0), nargs="+", help="seeds (override the mode's)")
+    r.add_argument("--steps", type=count(1), help="RL optimiser steps (override)")
+    r.add_argument("--learning-rate", type=number(0, low_open=True), help="RL learning rate (override)")
+    r.add_argument("--n-eval", type=count(1), help="items of the evaluated split (override)")
+    r.set_defaults(func=_rl_command)
     exp.set_defaults(func=lambda args: (exp.print_help(), 2)[1])
 
 
@@ -81,6 +94,22 @@ def _command(args: argparse.Namespace) -> int:
 
     out = args.out or output_dir("experiments", "latent-vs-text")
     res = run_experiment(out, settings_from_args(args), split=args.split)
+    print(markdown(res))
+    print(f"report: {res.report_dir}")
+    return 0
+
+
+def _rl_command(args: argparse.Namespace) -> int:
+    from future_l1.harness.experiments.toy_vep.rl import RL_MODES, markdown, run_latent_rl
+
+    s = RL_MODES["quick" if args.quick else "full"]
+    sft = s.sft
+    if args.seeds:
+        sft = replace(sft, seeds=tuple(args.seeds))
+    if args.n_eval:
+        sft = replace(sft, **{"n_val" if args.split == "val" else "n_test": args.n_eval})
+    s = replace(s, sft=sft, **{k: v for k, v in (("steps", args.steps), ("learning_rate", args.learning_rate)) if v})
+    res = run_latent_rl(args.out, s, split=args.split)
     print(markdown(res))
     print(f"report: {res.report_dir}")
     return 0
