@@ -43,8 +43,10 @@ cat "$R/machine.txt"
 echo "setup done at ${SECONDS}s"
 
 # the demo checkpoint the parity test starts from is built on first use (about a minute of SFT, on the GPU here)
-want gpu_tests && TAIL=8 stage gpu_tests 200 python3 -m pytest -q -o addopts="" -p no:cacheprovider -m gpu -rs -s \
-  tests/training/test_rl_fast_rollout_gpu.py tests/model/test_model_gpu.py
+# GPU_TESTS: the gpu-marked tests to run (default: RL fast-rollout parity, the interventions' fast-vs-eager check, the
+# fast decoder's GPU tests)
+want gpu_tests && TAIL=8 stage gpu_tests ${GPU_TESTS_S:-240} python3 -m pytest -q -o addopts="" -p no:cacheprovider -m gpu -rs -s \
+  ${GPU_TESTS:-tests/training/test_rl_fast_rollout_gpu.py tests/model/test_interventions_gpu.py tests/model/test_model_gpu.py tests/model/test_model_static_decoder.py}
 want rl_2b && TAIL=14 stage rl_2b 190 python3 bench/rl_smoke.py --shape 2b --rollout "${ENGINES_2B:-fast-compile,fast,eager}" \
   --out "$R/rl_smoke_2b.json" ${RL_ARGS:-}
 want rl_8b && TAIL=14 stage rl_8b 240 python3 bench/rl_smoke.py --shape 8b --rollout "${ENGINES_8B:-fast-compile,eager}" \
