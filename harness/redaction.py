@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from future_l1.harness.file_swap import swap_in
 
 MARK = "[REDACTED]"
 TOKEN_VARIABLES = ("FUTURE_L1_JUDGE_API_KEY", "OPENAI_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
@@ -82,17 +83,5 @@ def scrub_tree(root: Path, secrets: Iterable[str] = ()) -> list[Path]:
 
 
 def _replace(path: Path, text: str) -> None:
-    """Swap in `text` through a temporary sibling (readers see the old or the new file), keeping the mode. Not
-    rundir.atomic_write: that one calls this module."""
-    mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Keeps the file's mode. Not rundir.atomic_write: that one calls this module."""
+    swap_in(path, text, path.stat().st_mode & 0o777)

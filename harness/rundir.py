@@ -14,13 +14,13 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from future_l1.harness.file_swap import swap_in
 from future_l1.harness.identity import stable_json
 from future_l1.harness.redaction import redact
 from future_l1.model import jsonl
@@ -51,17 +51,7 @@ def atomic_write(path: Path, text: str) -> None:
     through the redaction pass (`harness.redaction`) first."""
     text = redact(text, SECRETS)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    swap_in(path, text, file_mode())
 
 
 def write_json(path: Path, obj: Any) -> None:
