@@ -15,7 +15,7 @@ Models are named by their suite label (run directories) or their lmms-eval model
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -154,14 +154,7 @@ def _compare_pair(a: RunResult, b: RunResult, *, seed: int, n_boot: int) -> list
 
     out = []
     if a.benchmark == FUTUREBENCH:
-        for split in (OVERALL, *FUTUREBENCH_SPLITS):
-            keys = [k for k in shared if split == OVERALL or da[k].get("split") == split]
-            if not keys:
-                continue
-            xa = [100.0 * da[k]["correct"] for k in keys]
-            xb = [100.0 * db[k]["correct"] for k in keys]
-            a_only = sum(1 for k in keys if da[k]["correct"] and not db[k]["correct"])
-            b_only = sum(1 for k in keys if db[k]["correct"] and not da[k]["correct"])
+        for split, _keys, xa, xb, a_only, b_only in accuracy_by_split(da, db, shared):
             extra = {"a_only_correct": a_only, "b_only_correct": b_only, "p_value": mcnemar_p(a_only, b_only)}
             out.append(paired(split, "acc", xa, xb, **extra))
     else:
@@ -174,6 +167,21 @@ def _compare_pair(a: RunResult, b: RunResult, *, seed: int, n_boot: int) -> list
         for metric, score in scores.items() if keys else ():
             out.append(paired(OVERALL, metric, [score(da[k]) for k in keys], [score(db[k]) for k in keys]))
     return out
+
+
+def accuracy_by_split(
+    da: dict[Any, dict[str, Any]], db: dict[Any, dict[str, Any]], shared: list[Any]
+) -> Iterator[tuple[str, list[Any], list[float], list[float], int, int]]:
+    """FutureBench's paired accuracy, overall then per split: (split, keys, correct % of a, of b, a only, b only)."""
+    for split in (OVERALL, *FUTUREBENCH_SPLITS):
+        keys = [k for k in shared if split == OVERALL or da[k].get("split") == split]
+        if not keys:
+            continue
+        xa = [100.0 * da[k]["correct"] for k in keys]
+        xb = [100.0 * db[k]["correct"] for k in keys]
+        a_only = sum(1 for k in keys if da[k]["correct"] and not db[k]["correct"])
+        b_only = sum(1 for k in keys if db[k]["correct"] and not da[k]["correct"])
+        yield split, keys, xa, xb, a_only, b_only
 
 
 def _judged(d: dict[str, Any]) -> bool:

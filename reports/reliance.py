@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from future_l1.reports.compare import _by_key, _key_field
+from future_l1.reports.compare import _by_key, _key_field, accuracy_by_split
 from future_l1.reports.formats import md_text
 from future_l1.reports.readers import RunResult, model_arg
-from future_l1.reports.records import FUTUREBENCH, FUTUREBENCH_SPLITS, OVERALL
+from future_l1.reports.records import FUTUREBENCH, OVERALL
 from future_l1.reports.stats import DEFAULT_N_BOOT, DEFAULT_SEED, mcnemar_p, paired_difference
 
 ARGS = ("latent_intervention", "latent_intervention_seed", "save_latents")  # what may differ within a pair
@@ -78,15 +78,8 @@ def reliance(results: Sequence[RunResult], *, seed: int = DEFAULT_SEED, n_boot: 
         order = sorted(shared, key=lambda k: (da[k].get("doc_id", 0), str(k)))
         donor = {k: order[(i + 1) % len(order)] for i, k in enumerate(order)}
         kind = intervention(row)
-        for split in (OVERALL, *FUTUREBENCH_SPLITS):
-            keys = [k for k in shared if split == OVERALL or da[k].get("split") == split]
-            if not keys:
-                continue
-            xa = [100.0 * da[k]["correct"] for k in keys]
-            xb = [100.0 * db[k]["correct"] for k in keys]
+        for split, keys, xa, xb, only_a, only_b in accuracy_by_split(da, db, shared):
             diff, ci = paired_difference(xa, xb, seed=seed, n_boot=n_boot)
-            only_a = sum(1 for k in keys if da[k]["correct"] and not db[k]["correct"])
-            only_b = sum(1 for k in keys if db[k]["correct"] and not da[k]["correct"])
             changed = 100.0 * sum(da[k].get("pred") != db[k].get("pred") for k in keys) / len(keys)
             follows = baseline = None
             if kind == "shuffle" and len(order) > 1:
