@@ -119,10 +119,11 @@ class LADAPOConfig(GRPOConfig):
     )  # fmt: skip
     rollout_batch_size: int = field(default=64, metadata={"help": "Rows decoded together during rollouts."})
     rollout_engine: str = field(
-        default="auto",
+        default="eager",
         metadata={"help": "Rollout decoder (rollout.py): 'fast' = FastLatentDecoder (static cache, CUDA graphs, "
                           "continuous batching), 'eager' = LatentDecoder (the reference), 'auto' = fast on CUDA, "
-                          "eager elsewhere."},
+                          "eager elsewhere. Default eager until the fast path's GPU parity test has run on a GPU "
+                          "(README, LA-DAPO)."},
     )  # fmt: skip
     rollout_compile: bool = field(
         default=False, metadata={"help": "Fast rollouts: torch.compile the decode layer (CUDA; compiles per shape)."}
