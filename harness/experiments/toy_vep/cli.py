@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--seeds", type=count(0), nargs="+", help="seeds (override the mode's)")
     r.add_argument("--steps", type=count(1), help="RL optimiser steps (override)")
     r.add_argument("--learning-rate", type=number(0, low_open=True), help="RL learning rate (override)")
+    r.add_argument("--temperature", type=number(0, low_open=True), help="rollout temperature (override)")
+    r.add_argument("--generations", type=count(2), help="rollouts per prompt, the group size (override)")
+    r.add_argument("--sampling-tries", type=count(1), help="dynamic-sampling tries per batch (override)")
     r.add_argument("--n-eval", type=count(1), help="items of the evaluated split (override)")
     r.set_defaults(func=_rl_command)
     exp.set_defaults(func=lambda args: (exp.print_help(), 2)[1])
@@ -108,7 +111,9 @@ def _rl_command(args: argparse.Namespace) -> int:
         sft = replace(sft, seeds=tuple(args.seeds))
     if args.n_eval:
         sft = replace(sft, **{"n_val" if args.split == "val" else "n_test": args.n_eval})
-    s = replace(s, sft=sft, **{k: v for k, v in (("steps", args.steps), ("learning_rate", args.learning_rate)) if v})
+    overrides = {"steps": args.steps, "learning_rate": args.learning_rate, "temperature": args.temperature,
+                 "generations": args.generations, "max_sampling_tries": args.sampling_tries}  # fmt: skip
+    s = replace(s, sft=sft, **{k: v for k, v in overrides.items() if v is not None})
     res = run_latent_rl(args.out, s, split=args.split)
     print(markdown(res))
     print(f"report: {res.report_dir}")

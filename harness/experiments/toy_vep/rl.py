@@ -53,7 +53,7 @@ class RLSettings:
     def tag(self, arm: str) -> str:
         lr = f"{self.learning_rate:g}".replace(".", "p").replace("-", "m")
         return (f"{self.sft.tag()}-rl-{arm}-st{self.steps}-p{self.prompts}x{self.generations}-mb{self.mini_batches}"
-                f"-r{self.n_rows}-lr{lr}-b{self.beta:g}-t{self.temperature:g}")  # fmt: skip
+                f"-r{self.n_rows}-lr{lr}-b{self.beta:g}-t{self.temperature:g}-tr{self.max_sampling_tries}")  # fmt: skip
 
 
 RL_MODES = {

@@ -50,3 +50,35 @@ def test_quick_mode_end_to_end(tmp_path, capsys):
     # the two RL arms are different runs from the same start
     ckpts = {arm: next(out.glob(f"checkpoints/*-rl-{arm}-*/{arm}-s0")) for arm in ("rl_all", "rl_acc")}
     assert all((c / "model.safetensors").exists() for c in ckpts.values())
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("steps", 48), ("learning_rate", 1e-3), ("temperature", 1.5), ("generations", 16), ("max_sampling_tries", 4),
+     ("mini_batches", 4), ("prompts", 8), ("n_rows", 128), ("beta", 0.01)],
+)  # fmt: skip
+def test_every_rl_setting_that_changes_training_changes_the_checkpoint_tag(field, value):
+    from dataclasses import replace
+
+    s = RL_MODES["full"]
+    assert getattr(s, field) != value
+    assert replace(s, **{field: value}).tag("rl_all") != s.tag("rl_all")  # never a stale checkpoint reused
+
+
+def test_cli_overrides_reach_the_rl_settings(monkeypatch, tmp_path):
+    from future_l1.harness.cli import main
+    from future_l1.harness.experiments.toy_vep import rl
+
+    seen = {}
+
+    def fake_run(out, s, split):
+        seen["s"] = (s, split)
+        return rl.RLResult(out=out, split=split, settings=s)
+
+    monkeypatch.setattr(rl, "run_latent_rl", fake_run)
+    monkeypatch.setattr(rl, "markdown", lambda res: "")
+    args = ["--temperature", "1.5", "--generations", "16", "--sampling-tries", "4", "--learning-rate", "1e-3"]
+    assert main(["experiment", "latent-rl", "--split", "val", "--out", str(tmp_path), *args]) == 0
+    s, split = seen["s"]
+    assert (s.temperature, s.generations, s.max_sampling_tries, s.learning_rate, split) == (1.5, 16, 4, 1e-3, "val")
+    assert (s.steps, s.prompts) == (RL_MODES["full"].steps, RL_MODES["full"].prompts)  # the rest untouched
