@@ -84,6 +84,18 @@ def _parity(trainer, ro) -> tuple[float, float]:
     return diff[text & ~forced].max().item(), lat_gap
 
 
+def _growth_over_rollouts(trainer, rows) -> int:
+    """Bytes still allocated after two more rollouts (outputs dropped) than after two warm-up rollouts."""
+    for _ in range(2):
+        trainer._rollout(rows)
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    for _ in range(2):
+        trainer._rollout(rows)
+    torch.cuda.synchronize()
+    return torch.cuda.memory_allocated() - base
+
+
 @pytest.mark.parametrize("processor", [False, True], ids=["whole-step-graph", "split-generic-processor"])
 def test_fast_rollout_parity_before_and_after_an_optimiser_step(trainer, processor):
     from future_l1.training.rl.data import demo_rl_rows
@@ -94,7 +106,11 @@ def test_fast_rollout_parity_before_and_after_an_optimiser_step(trainer, process
     ro = trainer._rollout(rows)
     assert trainer.rollout.last_engine == "fast"
     stats = trainer.rollout.last_stats
-    assert stats["held_after_gib"] < 0.01, stats  # the session (KV cache, graph pool) is gone before training
+    # The session (KV cache, graph pool) is gone before training. What stays is allocated once per CUDA stream and
+    # reused: cuBLAS keeps a 32 MiB workspace per stream it ran on (measured on an H100: 32.1 MiB after one rollout,
+    # 64.1 MiB after the first rollout with capture), so held memory is bounded and must not grow with rollouts.
+    assert stats["held_after_gib"] < 0.07, stats
+    assert _growth_over_rollouts(trainer, rows) < 2**20
     assert any(lat.shape[0] for lat in ro["latents"])
     text_gap, lat_gap = _parity(trainer, ro)
     assert text_gap <= 5e-5, text_gap
