@@ -548,7 +548,8 @@ class Runner:
         config["judge"] = task.judge
         config["latent_intervention"] = intervention_of(model.args)  # issue 29: reports pair rows by it
         # issue 29: per split, from the latents the model saved (no forward pass); absent when it saved none
-        diagnostics = latent_diagnostics(model.args_string(), self.run.path, task.name, lines)
+        diagnostics = latent_diagnostics(model.args_string(), self.run.path, task.name, lines,
+                                         future_targets(proxy, self._docs.get(task.name)))  # fmt: skip
         entry = schema.ResultsFile(
             **({"latent_diagnostics": diagnostics} if diagnostics else {}),
             model=model.label,
@@ -578,8 +579,27 @@ def _count(docs: Any) -> int | None:
         return None
 
 
-def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str]) -> dict:
-    """{split: {metric: value}} from the model's saved latents, or {} when it saved none (or they cannot be read)."""
+def future_targets(proxy, docs):
+    """doc id → the SFT latent targets of the document's true future frames, encoded by the evaluated model's own
+    vision encoder (already loaded: no second copy); None when the task's documents have no future frames or the
+    model is not a Future-L1 / Qwen3-VL adapter."""
+    from future_l1.reports.latent_diagnostics import future_frame_targets
+    from future_l1.tasks.future_frames import future_frames_of
+
+    loaded = getattr(getattr(proxy, "inner", None), "model", None)
+    backbone, processor = getattr(loaded, "backbone", None), getattr(loaded, "processor", None)
+    frames_of = future_frames_of(docs)
+    if frames_of is None or backbone is None or processor is None:
+        return None
+    # SFT's target size is the checkpoint's L_max (config.json), whatever budget this evaluation decodes with
+    budget = getattr(getattr(loaded, "budget", None), "max_latent_token", None)
+    max_latent_token = int(getattr(backbone.config, "max_latent_token", None) or budget or 4)
+    return future_frame_targets(backbone, processor, max_latent_token, frames_of)
+
+
+def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str], future=None) -> dict:
+    """{split: {metric: value}} from the model's saved latents, or {} when it saved none (or they cannot be read).
+    `future` (`future_targets`) adds the similarity to the true future frames."""
     from future_l1.reports.latent_diagnostics import diagnostics
     from future_l1.reports.latent_maps import save_latents_dir
 
@@ -596,7 +616,7 @@ def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[st
         if isinstance(record.get("doc_id"), int):
             split_of[record["doc_id"]] = str(record.get("split") or record.get("category") or "?")
     try:
-        return diagnostics(folder, task, split_of)
+        return diagnostics(folder, task, split_of, future)
     except (OSError, ValueError, KeyError) as exc:
         print(f"warning: latent diagnostics of {task} left out: {exc}", file=sys.stderr)
         return {}
