@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
@@ -49,6 +49,11 @@ from future_l1.harness.suite import validate as validate_suite
 from future_l1.harness.suite_checks import checkpoint_stamps
 from future_l1.model.distributed import place
 from future_l1.tasks import results_schema as schema
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from future_l1.reports.latent_diagnostics import FutureTargets
 
 
 @dataclass
@@ -579,7 +584,7 @@ def _count(docs: Any) -> int | None:
         return None
 
 
-def future_targets(proxy, docs):
+def future_targets(proxy: Any, docs: Sequence[dict] | None) -> FutureTargets | None:
     """doc id → the SFT latent targets of the document's true future frames, encoded by the evaluated model's own
     vision encoder (already loaded: no second copy); None when the task's documents have no future frames or the
     model is not a Future-L1 / Qwen3-VL adapter."""
@@ -597,7 +602,8 @@ def future_targets(proxy, docs):
     return future_frame_targets(backbone, processor, max_latent_token, frames_of)
 
 
-def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str], future=None) -> dict:
+def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str],
+                       future: FutureTargets | None = None) -> dict:  # fmt: skip
     """{split: {metric: value}} from the model's saved latents, or {} when it saved none (or they cannot be read).
     `future` (`future_targets`) adds the similarity to the true future frames."""
     from future_l1.reports.latent_diagnostics import diagnostics

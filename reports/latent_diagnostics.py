@@ -20,6 +20,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,8 @@ def diagnostics_markdown(rows: list[tuple[str, str, dict[str, dict[str, float]]]
     return "\n".join(lines) + "\n"
 
 
-def future_frame_targets(model, processor, max_latent_token: int, frames_of: Callable) -> FutureTargets:
+def future_frame_targets(model: Any, processor: Any, max_latent_token: int,
+                         frames_of: Callable[[int], list[np.ndarray] | None]) -> FutureTargets:  # fmt: skip
     """doc id → the SFT latent targets of its future frames (`frames_of`: doc id → frames or None, e.g.
     `tasks.future_frames.future_frames_of`), encoded by `model`'s own frozen vision encoder, one pass per sample."""
     from future_l1.training.latent_loss import future_frame_embeddings

@@ -174,3 +174,37 @@ def test_demo_sets_carry_one_future_frame_per_answer_event(demo_dir):
     assert future_frames_of(None) is None
     with pytest.raises(IndexError):
         frames_of(len(docs))
+
+
+@pytest.mark.integration
+def test_results_and_report_of_a_run_carry_the_future_frame_similarity(tmp_path):
+    """The demo model through the harness on the FutureBench demo set: results.json has the similarity per split,
+    computed by the runner with the evaluated model's own encoder, and the run's report shows it."""
+    import json
+
+    import yaml
+
+    from future_l1.harness.runner import Runner
+    from future_l1.harness.suite import load_suite, validated_and_resolved
+    from future_l1.reports.render import render_run
+
+    suite = {
+        "name": "future-frames",
+        "models": [{"label": "tiny", "model": "future_l1",
+                    "args": {"pretrained": "demo://future-l1-tiny", "save_latents": "run://latents/tiny"}}],
+        "tasks": [{"name": TASK, "limit": 4, "gen_kwargs": {"max_new_tokens": 64}}],
+    }  # fmt: skip
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    suite = load_suite(path)
+    outcome = Runner(suite, tmp_path / "runs", resolved=validated_and_resolved(suite)).execute()
+    assert not outcome.failures
+    results = json.loads((outcome.run_dir / "results" / "tiny" / f"{TASK}.json").read_text())
+    diag = results["latent_diagnostics"]
+    assert diag["all"]["span_length"] > 0  # the demo model opens spans, so there is something to score
+    assert -1 <= diag["all"]["cos_future_frame"] <= 1 and FUTURE_ERRORS not in diag["all"]
+    assert set(diag) >= {"all", "hop1"}
+    assert all("cos_future_frame" in row for row in diag.values() if "span_length" in row)  # every span is scored
+    markdown = render_run(outcome.run_dir)
+    row = next(line for line in markdown.splitlines() if line.startswith("| tiny | futurebench_future_l1 | all |"))
+    assert row.endswith(f"| {diag['all']['cos_future_frame']:.3g} |")
