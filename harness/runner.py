@@ -49,11 +49,11 @@ from future_l1.harness.suite import validate as validate_suite
 from future_l1.harness.suite_checks import checkpoint_stamps
 from future_l1.model.distributed import place
 from future_l1.tasks import results_schema as schema
+from future_l1.tasks.future_frames import future_frames_of
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from future_l1.reports.latent_diagnostics import FutureTargets
+    from future_l1.tasks.future_frames import FutureFrames
 
 
 @dataclass
@@ -217,6 +217,9 @@ class Runner:
         self._lock: FileLock | None = None
         self._docs: dict[str, Any] = {}
         self._n_docs: dict[str, int] = {}  # documents per task, for the subset provenance
+        # doc id -> true future frames, per task, for the latent diagnostics (issue 29); they outlive `_docs`, which
+        # is dropped once hashed: the documents they read are small (FutureBench) or memory-mapped Arrow (TwiFF)
+        self._future_frames: dict[str, Any] = {}
         if run_id:
             problem = name_problem("--run-id", run_id)
             if problem:
@@ -274,6 +277,7 @@ class Runner:
             return problems, None, "", None
         self._docs = docs
         self._n_docs = {name: _count(task_docs) for name, task_docs in docs.items()}
+        self._future_frames = {name: future_frames_of(task_docs) for name, task_docs in docs.items()}
         datasets = {}
         for name, task_docs in sorted(docs.items()):
             try:
@@ -554,7 +558,7 @@ class Runner:
         config["latent_intervention"] = intervention_of(model.args)  # issue 29: reports pair rows by it
         # issue 29: per split, from the latents the model saved (no forward pass); absent when it saved none
         diagnostics = latent_diagnostics(model.args_string(), self.run.path, task.name, lines,
-                                         future_targets(proxy, self._docs.get(task.name)))  # fmt: skip
+                                         future_targets(proxy, self._future_frames.get(task.name)))  # fmt: skip
         entry = schema.ResultsFile(
             **({"latent_diagnostics": diagnostics} if diagnostics else {}),
             model=model.label,
@@ -584,16 +588,14 @@ def _count(docs: Any) -> int | None:
         return None
 
 
-def future_targets(proxy: Any, docs: Sequence[dict] | None) -> FutureTargets | None:
-    """doc id → the SFT latent targets of the document's true future frames, encoded by the evaluated model's own
-    vision encoder (already loaded: no second copy); None when the task's documents have no future frames or the
-    model is not a Future-L1 / Qwen3-VL adapter."""
+def future_targets(proxy: Any, frames_of: FutureFrames | None) -> FutureTargets | None:
+    """doc id → the SFT latent targets of the document's true future frames (`frames_of`), encoded by the evaluated
+    model's own vision encoder (already loaded: no second copy); None without documents or when the model is not a
+    Future-L1 / Qwen3-VL adapter."""
     from future_l1.reports.latent_diagnostics import future_frame_targets
-    from future_l1.tasks.future_frames import future_frames_of
 
     loaded = getattr(getattr(proxy, "inner", None), "model", None)
     backbone, processor = getattr(loaded, "backbone", None), getattr(loaded, "processor", None)
-    frames_of = future_frames_of(docs)
     if frames_of is None or backbone is None or processor is None:
         return None
     # SFT's target size is the checkpoint's L_max (config.json), whatever budget this evaluation decodes with

@@ -63,8 +63,9 @@ def doc_future_frames(doc: dict) -> list[np.ndarray] | None:
 
 def future_frames_of(docs: Sequence[dict] | None) -> FutureFrames | None:
     """doc_id → that document's future frames, for a task's documents as lmms-eval numbers them (doc_id = position);
-    None without documents. Documents are read one at a time, so image columns decode only for the asked ones."""
-    if docs is None:
+    None without documents (or for a streamed set, which cannot be indexed). Documents are read one at a time, so
+    image columns decode only for the asked ones."""
+    if docs is None or not (hasattr(docs, "__len__") and hasattr(docs, "__getitem__")):
         return None
 
     def frames(doc_id: int) -> list[np.ndarray] | None:
