@@ -171,6 +171,8 @@ def test_demo_sets_carry_one_future_frame_per_answer_event(demo_dir):
     got = future_frames_of(twiff)(0)
     assert len(got) == len(twiff[0]["reasoning_images"]) == 2 and got[0].shape == (64, 64, 3)
     assert doc_future_frames({**twiff[0], "reasoning_images": []}) is None
+    with pytest.raises(OSError):  # a corrupt image fails its sample (the diagnostic counts it), not the loading
+        doc_future_frames({**twiff[0], "reasoning_images": [{"bytes": b"not a png", "path": None}]})
     assert future_frames_of(None) is None
     with pytest.raises(IndexError):
         frames_of(len(docs))
