@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
@@ -49,6 +49,11 @@ from future_l1.harness.suite import validate as validate_suite
 from future_l1.harness.suite_checks import checkpoint_stamps
 from future_l1.model.distributed import place
 from future_l1.tasks import results_schema as schema
+from future_l1.tasks.future_frames import future_frames_of
+
+if TYPE_CHECKING:
+    from future_l1.reports.latent_diagnostics import FutureTargets
+    from future_l1.tasks.future_frames import FutureFrames
 
 
 @dataclass
@@ -212,6 +217,9 @@ class Runner:
         self._lock: FileLock | None = None
         self._docs: dict[str, Any] = {}
         self._n_docs: dict[str, int] = {}  # documents per task, for the subset provenance
+        # doc id -> true future frames, per task, for the latent diagnostics (issue 29); they outlive `_docs`, which
+        # is dropped once hashed: the documents they read are small (FutureBench) or memory-mapped Arrow (TwiFF)
+        self._future_frames: dict[str, Any] = {}
         if run_id:
             problem = name_problem("--run-id", run_id)
             if problem:
@@ -269,6 +277,7 @@ class Runner:
             return problems, None, "", None
         self._docs = docs
         self._n_docs = {name: _count(task_docs) for name, task_docs in docs.items()}
+        self._future_frames = {name: future_frames_of(task_docs) for name, task_docs in docs.items()}
         datasets = {}
         for name, task_docs in sorted(docs.items()):
             try:
@@ -548,7 +557,8 @@ class Runner:
         config["judge"] = task.judge
         config["latent_intervention"] = intervention_of(model.args)  # issue 29: reports pair rows by it
         # issue 29: per split, from the latents the model saved (no forward pass); absent when it saved none
-        diagnostics = latent_diagnostics(model.args_string(), self.run.path, task.name, lines)
+        diagnostics = latent_diagnostics(model.args_string(), self.run.path, task.name, lines,
+                                         future_targets(proxy, self._future_frames.get(task.name)))  # fmt: skip
         entry = schema.ResultsFile(
             **({"latent_diagnostics": diagnostics} if diagnostics else {}),
             model=model.label,
@@ -578,8 +588,26 @@ def _count(docs: Any) -> int | None:
         return None
 
 
-def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str]) -> dict:
-    """{split: {metric: value}} from the model's saved latents, or {} when it saved none (or they cannot be read)."""
+def future_targets(proxy: Any, frames_of: FutureFrames | None) -> FutureTargets | None:
+    """doc id → the SFT latent targets of the document's true future frames (`frames_of`), encoded by the evaluated
+    model's own vision encoder (already loaded: no second copy); None without documents or when the model is not a
+    Future-L1 / Qwen3-VL adapter."""
+    from future_l1.reports.latent_diagnostics import future_frame_targets
+
+    loaded = getattr(getattr(proxy, "inner", None), "model", None)
+    backbone, processor = getattr(loaded, "backbone", None), getattr(loaded, "processor", None)
+    if frames_of is None or backbone is None or processor is None:
+        return None
+    # SFT's target size is the checkpoint's L_max (config.json), whatever budget this evaluation decodes with
+    budget = getattr(getattr(loaded, "budget", None), "max_latent_token", None)
+    max_latent_token = int(getattr(backbone.config, "max_latent_token", None) or budget or 4)
+    return future_frame_targets(backbone, processor, max_latent_token, frames_of)
+
+
+def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[str],
+                       future: FutureTargets | None = None) -> dict:  # fmt: skip
+    """{split: {metric: value}} from the model's saved latents, or {} when it saved none (or they cannot be read).
+    `future` (`future_targets`) adds the similarity to the true future frames."""
     from future_l1.reports.latent_diagnostics import diagnostics
     from future_l1.reports.latent_maps import save_latents_dir
 
@@ -596,7 +624,7 @@ def latent_diagnostics(model_args: str, run_dir: Path, task: str, lines: list[st
         if isinstance(record.get("doc_id"), int):
             split_of[record["doc_id"]] = str(record.get("split") or record.get("category") or "?")
     try:
-        return diagnostics(folder, task, split_of)
+        return diagnostics(folder, task, split_of, future)
     except (OSError, ValueError, KeyError) as exc:
         print(f"warning: latent diagnostics of {task} left out: {exc}", file=sys.stderr)
         return {}

@@ -55,6 +55,7 @@ class RunResult:
     provenance: RowProvenance = field(default_factory=RowProvenance)
     invalid_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it is not a number
     notes: list[str] = field(default_factory=list)  # input problems the report names (skipped files, duplicates)
+    latent_diagnostics: dict[str, Any] = field(default_factory=dict)  # results.json's, per split (issue 29)
     _dicts: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -163,6 +164,7 @@ def read_run_dir(run_dir: Path) -> list[RunResult]:
             meta=meta,
             invalid_metrics=invalid,
             notes=list(notes),
+            latent_diagnostics=raw["latent_diagnostics"] if isinstance(raw.get("latent_diagnostics"), dict) else {},
         )
         if samples_file.exists() or samples_file.is_symlink():
             result.samples = _load_samples(samples_file, result)

@@ -177,7 +177,7 @@ def write_report(
 
 def latent_diagnostics_markdown(results: Sequence[RunResult]) -> str:
     """The latent-diagnostics table of every row whose model saved latents ('' when none did)."""
-    from future_l1.reports.latent_diagnostics import diagnostics, diagnostics_markdown
+    from future_l1.reports.latent_diagnostics import FUTURE_ERRORS, diagnostics, diagnostics_markdown
     from future_l1.reports.latent_maps import save_latents_dir
 
     rows = []
@@ -187,7 +187,14 @@ def latent_diagnostics_markdown(results: Sequence[RunResult]) -> str:
         if folder is not None and folder.is_dir():
             split_of = {int(d["doc_id"]): str(d.get("split") or d.get("category") or "?") for d in r.sample_dicts()
                         if isinstance(d.get("doc_id"), int)}  # fmt: skip
-            rows.append((r.model, r.task, diagnostics(folder, r.task, split_of)))
+            per_split = diagnostics(folder, r.task, split_of)
+            # the future-frame figures need the model's vision encoder: the runner computed them, results.json has them
+            for split, row in per_split.items():
+                stored = r.latent_diagnostics.get(split)
+                for key in ("cos_future_frame", FUTURE_ERRORS):
+                    if isinstance(stored, dict) and isinstance(stored.get(key), int | float):
+                        row[key] = float(stored[key])
+            rows.append((r.model, r.task, per_split))
     text = diagnostics_markdown(rows)
     return "\n" + text if text else ""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from future_l1.model.cache import cached_dir
+from future_l1.tasks.future_frames import FUTURE_DIR
 from future_l1.tasks.results_schema import FUTUREBENCH_SPLIT_NAMES
 from future_l1.tasks.scenes import KINDS, WALLS, Event, simulate, write_video
 
@@ -30,7 +31,10 @@ FB_SPLITS = tuple(FUTUREBENCH_SPLIT_NAMES)  # the data's question_type values
 
 
 def futurebench_demo_dir() -> Path:
-    return cached_dir(FUTUREBENCH_DEMO, build_futurebench_demo)
+    out = cached_dir(FUTUREBENCH_DEMO, build_futurebench_demo)
+    if not (out / FUTURE_DIR / ".complete").exists():  # a set cached before it had future clips: add them in place
+        _write_future_clips(out)
+    return out
 
 
 def twiffbench_demo_dir() -> Path:
@@ -109,7 +113,19 @@ def multiple_choice(sim, split: str, gold: str, rng: np.random.Generator) -> dic
     return {"Question": question, "Options": options, "Answer": answer}
 
 
-def _futurebench_item(index: int, split: str) -> tuple[dict, np.ndarray]:
+def answer_events(sim, split: str) -> list[Event]:
+    """The future events the correct option of a `multiple_choice` question names, in order."""
+    future = sim.events_between(FB_CUT, len(sim.frames))
+    return future[:2] if split == "hop5" else future[: int(split[-1])]
+
+
+def _future_frames(sim, split: str) -> np.ndarray:
+    """The true future frames of a demo question, one per answer event: the frame right after it, where it shows."""
+    return np.stack([sim.frames[min(e.frame + 1, len(sim.frames) - 1)] for e in answer_events(sim, split)])
+
+
+def _futurebench_item(index: int, split: str) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(record, observed prefix, true future frames) of demo item `index`."""
     seed = 1000 * (index + 1)
     while True:
         seed += 1
@@ -124,16 +140,40 @@ def _futurebench_item(index: int, split: str) -> tuple[dict, np.ndarray]:
             "question_type": split,
             "qa": qa,
         }
-        return record, sim.frames[:FB_CUT]
+        return record, sim.frames[:FB_CUT], _future_frames(sim, split)
 
 
 def build_futurebench_demo(out: Path) -> None:
     records = []
     for i in range(FB_ITEMS):
-        record, prefix = _futurebench_item(i, FB_SPLITS[i % 4])
+        record, prefix, _ = _futurebench_item(i, FB_SPLITS[i % 4])
         write_video(prefix, out / "first_part_video" / f"fb_{i:03d}.mp4", fps=8.0)
         records.append(record)
     (out / "futurebench.json").write_text(json.dumps(records, indent=1))
+    _write_future_clips(out)
+
+
+def _write_future_clips(out: Path) -> None:
+    """`future_part_video/fb_NNN.mp4`: each item's true future frames (`tasks.future_frames`), for the latent
+    diagnostics. Not part of the documents, so adding them to a cached set changes no run identity. Written to a
+    sibling folder and renamed, so a concurrent or killed writer leaves no half-written folder behind."""
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{FUTURE_DIR}.", dir=out))
+    try:
+        for i in range(FB_ITEMS):
+            _, _, future = _futurebench_item(i, FB_SPLITS[i % 4])
+            write_video(future, tmp / f"fb_{i:03d}.mp4", fps=8.0)
+        (tmp / ".complete").write_text("ok\n")
+        shutil.rmtree(out / FUTURE_DIR, ignore_errors=True)
+        try:
+            tmp.rename(out / FUTURE_DIR)
+        except OSError:  # another process won the race; its clips are the same
+            if not (out / FUTURE_DIR / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _png(frame: np.ndarray) -> dict:

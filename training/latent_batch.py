@@ -55,6 +55,14 @@ def assistant_text(record: SFTRecord, span_lengths: list[int] | None) -> str:
     return "".join(out)
 
 
+def latent_frame_inputs(processor, frames: list[np.ndarray], max_latent_token: int) -> dict[str, torch.Tensor]:
+    """Future frames resized as latent SFT resizes its targets (at most `max_latent_token` merged tokens each):
+    `pixel_values` and `image_grid_thw` for the vision encoder."""
+    max_pixels = max_latent_token * PIXELS_PER_TOKEN
+    size = {"shortest_edge": min(LATENT_MIN_PIXELS, max_pixels), "longest_edge": max_pixels}
+    return processor.image_processor(images=frames, size=size, return_tensors="pt")
+
+
 @dataclass
 class LatentEncoder:
     """Encodes records with a Qwen3-VL processor. `text_only=True` drops the reasoning frames (paper's baseline)."""
@@ -72,9 +80,7 @@ class LatentEncoder:
         self._pad = tok.pad_token_id
 
     def latent_frames(self, frames: list[np.ndarray]) -> dict[str, torch.Tensor]:
-        max_pixels = self.max_latent_token * PIXELS_PER_TOKEN
-        size = {"shortest_edge": min(LATENT_MIN_PIXELS, max_pixels), "longest_edge": max_pixels}
-        return self.processor.image_processor(images=frames, size=size, return_tensors="pt")
+        return latent_frame_inputs(self.processor, frames, self.max_latent_token)
 
     def messages(self, record: SFTRecord, n_images: int, assistant: str, *, video: bool = False) -> list[dict]:
         content: list[dict] = []

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from future_l1.training.latent_batch import IGNORE
+from future_l1.training.latent_batch import IGNORE, latent_frame_inputs
 
 LATENT_LAMBDA = 0.1  # λ of Eq. 1 (paper Table 3; the released scripts use 0.2): the one default, SFT's and the toy's
 
@@ -39,14 +39,30 @@ class LatentLossOutput:
     n_latent: int
 
 
+def future_frame_targets(model, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The latent targets of future frames: the frozen vision tower + merger's merged tokens, one (tokens, d) tensor
+    per frame (no DeepStack features, as in the official code)."""
+    with torch.no_grad():
+        return tuple(model.model.get_image_features(pixel_values, grid_thw).pooler_output)
+
+
+def future_frame_embeddings(model, processor, frames: list, max_latent_token: int) -> list[torch.Tensor]:
+    """SFT's latent targets for raw future frames (HWC uint8 arrays or images): resized as `LatentEncoder` resizes
+    them, encoded as `latent_inputs_embeds` encodes them. Used wherever imagined latents are scored against the truth
+    (latent diagnostics, the toy experiment's probes), so they score against what SFT aligned the latents with."""
+    enc = latent_frame_inputs(processor, frames, max_latent_token)
+    visual = next(model.model.visual.parameters())
+    pixels = enc["pixel_values"].to(device=visual.device, dtype=visual.dtype)  # no-op for SFT's CPU float32 runs
+    return list(future_frame_targets(model, pixels, enc["image_grid_thw"].to(visual.device)))
+
+
 def latent_inputs_embeds(model, batch: dict) -> torch.Tensor:
     """Token embeddings with the frozen vision encoder's future-frame tokens scattered at `<|latent|>` positions."""
     inner = model.model
     embeds = inner.get_input_embeddings()(batch["input_ids"])
     if "latent_pixel_values" in batch:
-        with torch.no_grad():
-            feats = inner.get_image_features(batch["latent_pixel_values"], batch["latent_grid_thw"]).pooler_output
-            targets = torch.cat(feats).to(embeds.dtype)
+        feats = future_frame_targets(model, batch["latent_pixel_values"], batch["latent_grid_thw"])
+        targets = torch.cat(feats).to(embeds.dtype)
         mask = batch["latent_mask"]
         if int(mask.sum()) != targets.shape[0]:
             raise ValueError(f"{int(mask.sum())} <|latent|> tokens but {targets.shape[0]} future-frame tokens")

@@ -38,13 +38,16 @@ def _build_once(path: Path, build) -> Path:
 def prepare_data(out: Path, s: Settings, split: str) -> tuple[Path, Path]:
     """(train.json, eval folder) under out/data, built once."""
     from future_l1.harness.experiments.toy_vep.data import build_train_set
-    from future_l1.harness.experiments.toy_vep.task import EVAL_VERSION, build_eval_set
+    from future_l1.harness.experiments.toy_vep.task import EVAL_VERSION, build_eval_set, write_future_clips
+    from future_l1.tasks.future_frames import FUTURE_DIR
 
     train_dir = _build_once(out / "data" / f"train-{s.n_train}-{EVAL_VERSION}", lambda d: build_train_set(d, s.n_train))
     n_eval = s.n_val if split == "val" else s.n_test
     eval_dir = _build_once(
         out / "data" / f"{split}-{n_eval}-{EVAL_VERSION}", lambda d: build_eval_set(d, split, n_eval)
     )
+    if not (eval_dir / FUTURE_DIR).is_dir():  # a set built before it had future clips (same items, same documents)
+        write_future_clips(eval_dir, split, n_eval)
     return train_dir / "train.json", eval_dir
 
 
@@ -241,6 +244,9 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
             ckpt = ckpts["text" if variant == "text" else "latent"]
             name = f"{split}-{settings.tag()}-{variant}-s{seed}"
             latents = out / "latents" / name if variant == "latent" else None
+            # (c) is latent decoding off (`latent=false`: the model's own token choices inside a span, fed as token
+            # embeddings), not an intervention: `budget:0` forces `<|latent_end|>` right after `<|latent_start|>`,
+            # which is another arm than the published (c)
             args = model_args(settings, ckpt, latent=variant == "latent", latents_dir=latents)
             label = f"{variant}_s{seed}"
             res.runs[variant][seed] = evaluate(out, settings, eval_dir, name, label, "future_l1", args)

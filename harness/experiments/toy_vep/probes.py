@@ -122,7 +122,7 @@ def _saved_latents(latents_dir: Path) -> tuple[list[int], np.ndarray] | None:
 def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     """Imagined latents (saved by the adapter) of the evaluated toy items against their true future-frame embeddings."""
     from future_l1.harness.experiments.toy_vep.task import TARGET, make_item, quadrant
-    from future_l1.training.latent_batch import LATENT_MIN_PIXELS, PIXELS_PER_TOKEN
+    from future_l1.training.latent_loss import future_frame_embeddings
 
     saved = _saved_latents(latents_dir)
     if saved is None:
@@ -130,13 +130,11 @@ def imagining(ckpt: Path, latents_dir: Path, split: str) -> dict | None:
     doc_ids, imagined = saved
     model, processor = _model(ckpt)
     config = json.loads((ckpt / "config.json").read_text())
-    max_pixels = int(config.get("max_latent_token", 4)) * PIXELS_PER_TOKEN
     items = [make_item(split, i) for i in doc_ids]
-    size = {"shortest_edge": min(LATENT_MIN_PIXELS, max_pixels), "longest_edge": max_pixels}
-    enc = processor.image_processor(images=[it.frames[TARGET] for it in items], size=size, return_tensors="pt")
-    with torch.no_grad():
-        true = model.model.get_image_features(enc["pixel_values"], enc["image_grid_thw"]).pooler_output
-    true = torch.stack(list(true)).double().numpy()
+    # SFT's own latent targets (the function the latent diagnostics' cos_future_frame also uses)
+    true = future_frame_embeddings(model, processor, [it.frames[TARGET] for it in items],
+                                   int(config.get("max_latent_token", 4)))  # fmt: skip
+    true = torch.stack(true).double().numpy()
     imagined = imagined.astype(np.float64)
     if true.shape != imagined.shape:
         return None
@@ -181,7 +179,12 @@ def swapping(
     the span's positions get, teacher-forced, the vectors the model fed back at inference: its own, or those it
     imagined for another clip, the next evaluated item whose answer differs (`_donors`). A model that answers from the
     imagined content follows the other clip's answer; one that only needs the loop to run does not care. Accuracy
-    against each item's own answer, and the share of answers that are the other clip's answer."""
+    against each item's own answer, and the share of answers that are the other clip's answer.
+
+    Not `latent_intervention=shuffle` (model/interventions.py), on purpose: shuffle swaps while decoding freely, and
+    its donor is the next row still decoding, whose answer may be the same; this probe is teacher-forced (the same
+    span length and answer position for every item) and its donor always has another answer, which is what makes
+    "gave the other clip's answer" readable, and it keeps the README's published numbers."""
     import tempfile
 
     from future_l1.harness.experiments.toy_vep.data import toy_record

@@ -14,7 +14,8 @@ it. A ring question (how far from the centre) made imagination learnable but rea
 not learned in the SFT budget.
 
 Item = one seed. The same item serves both schemas:
-- evaluation (`build_eval_set`): NEP's FutureBench layout, `futurebench.json` + `first_part_video/`, four fixed
+- evaluation (`build_eval_set`): NEP's FutureBench layout, `futurebench.json` + `first_part_video/` (and the true
+  future frame in `future_part_video/`, for the latent diagnostics), four fixed
   options (A top left, B top right, C bottom left, D bottom right); `question_type` counts the quadrant borders
   the ball crosses between the last snapshot and frame 12 (hop1 = one, hop2 = both), so the per-split columns of a
   report show accuracy by how much motion there is to imagine. The clip is the two snapshots as two consecutive frames: one Qwen3-VL temporal patch (2 frames), so
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from future_l1.tasks.future_frames import FUTURE_DIR
 from future_l1.tasks.scenes import Ball, _collide_walls, _render, write_video
 
 SIZE, N_FRAMES, FPS, SUBSTEPS = 64, 16, 8.0, 8
@@ -178,4 +180,21 @@ def build_eval_set(out: Path, split: str, n_items: int, *, progress: bool = True
             }
         )
     (out / "futurebench.json").write_text(json.dumps(records, indent=1))
+    write_future_clips(out, split, n_items)
     return out
+
+
+def write_future_clips(out: Path, split: str, n_items: int) -> None:
+    """`future_part_video/toy_NNNN.mp4`: each evaluation item's true future frame (frame TARGET, the frame SFT's
+    latents are aligned with), read by the latent diagnostics (`tasks.future_frames`). Not part of the documents,
+    so adding them to a set built before they existed changes no run identity and no answer. Written to a sibling
+    folder and renamed, so a killed writer leaves no half-filled folder."""
+    import shutil
+
+    final, tmp = Path(out) / FUTURE_DIR, Path(out) / f".{FUTURE_DIR}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for i in range(n_items):
+        write_video(make_item(split, i).frames[TARGET : TARGET + 1], tmp / f"toy_{i:04d}.mp4", fps=FPS)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)

@@ -115,3 +115,26 @@ def test_the_toy_vocabulary_segments_sft_and_evaluation_inputs_as_the_full_one(t
     full_ids, toy_ids = (collate(p, [prepare_sample(p, messages)])["input_ids"][0] for p in (full, toy))
     assert tokens(full, full_ids) == tokens(toy, toy_ids)
     assert "<|video_pad|>" in tokens(toy, toy_ids) and "seconds" in toy.tokenizer.decode(toy_ids)
+
+
+def test_eval_set_carries_the_true_future_frame_for_the_latent_diagnostics(tmp_path):
+    """Each evaluation item's future clip holds frame TARGET, the frame SFT aligns the latents with; a set built
+    before the clips existed gets them from `prepare_data` without any change to its documents or clips."""
+    import shutil
+
+    from future_l1.harness.experiments.toy_vep import pipeline
+    from future_l1.harness.experiments.toy_vep.settings import Settings
+    from future_l1.tasks.future_frames import FUTURE_DIR, future_frames_of
+    from future_l1.tasks.futurebench.data import load_futurebench
+
+    s = Settings(n_train=2, n_val=3, n_test=3, seeds=(0,), steps=1)
+    _, eval_dir = pipeline.prepare_data(tmp_path, s, "val")
+    frames_of = future_frames_of(load_futurebench(eval_dir))
+    for i in range(3):
+        (got,) = frames_of(i)
+        assert np.abs(got.astype(int) - toy_vep.make_item("val", i).frames[toy_vep.TARGET]).max() <= 2  # up to YUV
+    before = {p.relative_to(eval_dir): p.read_bytes() for p in eval_dir.rglob("*") if p.is_file()}
+    shutil.rmtree(eval_dir / FUTURE_DIR)  # as a set built by the previous code
+    pipeline.prepare_data(tmp_path, s, "val")
+    after = {p.relative_to(eval_dir): p.read_bytes() for p in eval_dir.rglob("*") if p.is_file()}
+    assert after == before
