@@ -156,3 +156,53 @@ def test_every_trained_arm_has_its_own_checkpoint_name_and_the_old_ones_are_unch
     assert other.tag("aux") != tags["aux"]  # the aux head regresses L_max tokens with λ
     assert other.tag("cot") == tags["cot"]  # the chain of thought depends on neither
     assert set(VARIANTS) >= {"latent", "text", "latent_off", "pause", "cot", "aux", "latent_noise", "latent_mean"}
+
+
+def test_the_aux_head_reads_the_token_before_the_answer_and_gets_the_frame_as_targets(tmp_path):
+    """Text-only encoding with aux targets: the same tokens and labels as plain text-only SFT (nothing is fed back),
+    one marked position, the token right before `<answer>`, and the reasoning frame as latent SFT would encode it."""
+    import json
+
+    from future_l1.harness.experiments.toy_vep.data import toy_record
+    from future_l1.model.processor import build_processor
+    from future_l1.model.protocol import FUTURE_L1_SYSTEM_PROMPT
+    from future_l1.model.tokens import LatentIds
+    from future_l1.training.data import load_records
+    from future_l1.training.frames import FrameCache
+    from future_l1.training.latent_batch import LatentEncoder, collate
+
+    proc = build_processor()
+    (tmp_path / "train.json").write_text(json.dumps([toy_record(i, tmp_path / "videos") for i in range(2)]))
+    records = load_records(tmp_path / "train.json").records
+    frames = [r.load_frames(FrameCache()) for r in records]
+
+    def encoder(**kwargs) -> LatentEncoder:
+        return LatentEncoder(proc, LatentIds.from_tokenizer(proc.tokenizer), max_latent_token=4,
+                             system_prompt=FUTURE_L1_SYSTEM_PROMPT, text_only=True, **kwargs)  # fmt: skip
+
+    plain, aux = encoder(), encoder(aux_targets=True)
+    examples = []
+    for record, (question, reasoning) in zip(records, frames, strict=True):
+        ex, base = aux.encode(record, question, reasoning), plain.encode(record, question, reasoning)
+        assert torch.equal(ex["input_ids"], base["input_ids"]) and torch.equal(ex["labels"], base["labels"])
+        assert not ex["latent_mask"].any() and "aux_mask" not in base
+        (at,) = ex["aux_mask"].nonzero().flatten().tolist()
+        assert proc.tokenizer.decode(ex["input_ids"][at + 1 :]).startswith(f"<answer>{record.answer}</answer>")
+        assert proc.tokenizer.decode(ex["input_ids"][: at + 1]).endswith("</reason>\n")
+        expected = aux.latent_frames(reasoning)
+        assert torch.equal(ex["aux_pixel_values"], expected["pixel_values"])
+        assert ex["aux_grid_thw"].prod(-1).item() // 4 == 4  # L_max = 4 tokens, one per quadrant
+        examples.append(ex)
+    batch = collate(examples, proc.tokenizer.pad_token_id)
+    assert batch["aux_mask"].sum(1).tolist() == [1, 1]
+    assert batch["aux_pixel_values"].shape[0] == sum(e["aux_pixel_values"].shape[0] for e in examples)
+
+
+def test_the_aux_head_needs_text_only_sft():
+    from future_l1.training.config import LatentSFTConfig
+
+    with pytest.raises(ValueError, match="text_only"):
+        LatentSFTConfig(output_dir="x", aux_latent_head=True, use_cpu=True)
+    kept = LatentSFTConfig(output_dir="x", aux_latent_head=True, text_only=True, latent_lambda=0.1, use_cpu=True)
+    plain = LatentSFTConfig(output_dir="x", text_only=True, latent_lambda=0.1, use_cpu=True)
+    assert kept.latent_lambda == 0.1 and plain.latent_lambda == 0.0  # the aux loss keeps λ; text-only SFT has none
