@@ -69,6 +69,12 @@ class LatentSFTConfig(TrainingArguments):
             "help": "Text-only SFT baseline (paper Table 4): same data, reasoning frames dropped, λ forced to 0."
         },
     )
+    aux_latent_head: bool = field(
+        default=False,
+        metadata={"help": "Text-only SFT plus an auxiliary head that regresses the reasoning frame's vision tokens "
+                          "(L_max of them) from the hidden state before <answer>, weighted by latent_lambda, nothing "
+                          "fed back (training/aux_head.py; a control of the toy experiment). Needs text_only."},
+    )  # fmt: skip
     question_video_fps: float | None = field(
         default=None,
         metadata={"help": "Show a record's question frames as one video clip of consecutive frames at this frame "
@@ -115,7 +121,9 @@ class LatentSFTConfig(TrainingArguments):
             self.bf16 = True
             self.gradient_checkpointing = True
             self.gradient_checkpointing_kwargs = self.gradient_checkpointing_kwargs or {"use_reentrant": False}
-        if self.text_only:
+        if self.aux_latent_head and not self.text_only:
+            raise ValueError("aux_latent_head is a text-only control: it needs text_only: true")
+        if self.text_only and not self.aux_latent_head:  # the aux head's loss keeps λ
             self.latent_lambda = 0.0
         if self.latent_loss not in ("mse", "cosine"):
             raise ValueError(f"latent_loss must be 'mse' or 'cosine', not {self.latent_loss!r}")

@@ -73,10 +73,12 @@ class LatentEncoder:
     text_only: bool = False
     system_prompt: str | None = None
     question_video_fps: float | None = None
+    aux_targets: bool = False  # text-only: keep the reasoning frames as aux-head targets (`aux_pixel_values`)
 
     def __post_init__(self):
         tok = self.processor.tokenizer
         self._header = tok("<|im_start|>assistant\n", add_special_tokens=False).input_ids
+        self._answer_open = tok("<answer", add_special_tokens=False).input_ids
         self._pad = tok.pad_token_id
 
     def latent_frames(self, frames: list[np.ndarray]) -> dict[str, torch.Tensor]:
@@ -128,6 +130,8 @@ class LatentEncoder:
             "latent_mask": latent_mask,
             "span_lengths": spans or [],
         }
+        if self.text_only and self.aux_targets and reasoning_frames:
+            ex.update(self._aux_targets(record, ids, reasoning_frames))
         if question_frames and video:
             ex["pixel_values_videos"], ex["video_grid_thw"] = enc["pixel_values_videos"], enc["video_grid_thw"]
         elif question_frames:
@@ -135,6 +139,17 @@ class LatentEncoder:
         if latent is not None:
             ex["latent_pixel_values"], ex["latent_grid_thw"] = latent["pixel_values"], latent["image_grid_thw"]
         return ex
+
+    def _aux_targets(self, record: SFTRecord, ids: torch.Tensor, frames: list[np.ndarray]) -> dict:
+        """The aux head's inputs: its targets (the reasoning frames as latent SFT would scatter them) and the one
+        position it reads, the token before the last `<answer>`, whose hidden state is the last before the answer."""
+        at = _find_last(ids.tolist(), self._answer_open)
+        if at < 1:
+            raise ValueError(f"record {record.id}: no <answer> block for the aux head to read before")
+        mask = torch.zeros_like(ids, dtype=torch.bool)
+        mask[at - 1] = True
+        latent = self.latent_frames(frames)
+        return {"aux_mask": mask, "aux_pixel_values": latent["pixel_values"], "aux_grid_thw": latent["image_grid_thw"]}
 
     def _encode_with_video(self, chat: str, frames: list[np.ndarray]):
         """The question frames as one clip, sized and timed as `model.inputs` sizes and times an evaluation video."""
@@ -179,8 +194,10 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
         "labels": pad("labels", IGNORE),
         "latent_mask": pad("latent_mask", False),
     }
+    if "aux_mask" in examples[0]:
+        batch["aux_mask"] = pad("aux_mask", False)
     visuals = (("pixel_values", "image_grid_thw"), ("pixel_values_videos", "video_grid_thw"),
-               ("latent_pixel_values", "latent_grid_thw"))  # fmt: skip
+               ("latent_pixel_values", "latent_grid_thw"), ("aux_pixel_values", "aux_grid_thw"))  # fmt: skip
     for key, grid in visuals:
         present = [e for e in examples if key in e]
         if present:

@@ -37,6 +37,7 @@ class LatentLossOutput:
     latent: torch.Tensor
     n_ce_tokens: int
     n_latent: int
+    aux: torch.Tensor | None = None  # the aux head's loss (training/aux_head.py), where there is one
 
 
 def future_frame_targets(model, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -103,7 +104,10 @@ def latent_sft_loss(
     latent_loss: str = "mse",
     mse_reduction: str = "sum",
     selective_head: bool = True,
+    aux_head: torch.nn.Module | None = None,
 ) -> LatentLossOutput:
+    """L = L_CE + λ·L_latent; with `aux_head` and aux targets in the batch (text-only SFT with the aux head), the
+    latent term is the aux head's loss instead (`training.aux_head`), with the same λ."""
     embeds = latent_inputs_embeds(model, batch)
     hidden = latent_hidden_states(model, batch, embeds)
 
@@ -132,4 +136,13 @@ def latent_sft_loss(
     else:
         lat = hidden.new_zeros((), dtype=torch.float32)
     loss = ce + latent_lambda * lat if latent_lambda else ce
-    return LatentLossOutput(loss, ce.detach(), lat.detach(), int(supervised.sum()), n_latent)
+    aux = None
+    if aux_head is not None and "aux_pixel_values" in batch:
+        from future_l1.training.aux_head import aux_latent_loss
+
+        with torch.no_grad():  # the frozen encoder's tokens of the reasoning frame, as latent SFT's targets
+            feats = model.model.get_image_features(batch["aux_pixel_values"], batch["aux_grid_thw"]).pooler_output
+        aux = aux_latent_loss(aux_head, hidden, batch["aux_mask"], torch.cat(feats))
+        loss = loss + latent_lambda * aux
+        aux = aux.detach()
+    return LatentLossOutput(loss, ce.detach(), lat.detach(), int(supervised.sum()), n_latent, aux)

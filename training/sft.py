@@ -24,6 +24,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from future_l1.model.checkpoint import save_from_trainer
+from future_l1.training.aux_head import AUX_HEAD, attach_aux_head, detached_aux_head
 from future_l1.training.config import SFT_PATHS, ConfigError, LatentSFTConfig, path_problems
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,13 @@ class LatentSFTTrainer(Trainer):
         out = latent_sft_loss(
             model, inputs, latent_lambda=c.latent_lambda, latent_loss=c.latent_loss,
             mse_reduction=c.latent_mse_reduction, selective_head=c.selective_lm_head,
+            aux_head=getattr(model, AUX_HEAD, None),
         )  # fmt: skip
         m = self._metrics
         m["ce"].append(out.ce.item())
         m["latent_loss"].append(out.latent.item())
+        if out.aux is not None:
+            m["aux_loss"].append(out.aux.item())
         m["latent_tokens"].append(out.n_latent)
         if spans is not None and len(spans):
             m["spans_per_sample"].append(len(spans) / inputs["input_ids"].shape[0])
@@ -103,8 +107,17 @@ class LatentSFTTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
     def _save(self, output_dir: str | None = None, state_dict=None):
-        """Save through the project's one checkpoint writer (weights, processor, the published config fields)."""
-        save_from_trainer(self, output_dir, state_dict)
+        """Save through the project's one checkpoint writer (weights, processor, the published config fields), without
+        the aux head: it only shapes training, so the checkpoint is a plain text-only model."""
+        model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+        head = detached_aux_head(model)
+        if state_dict is not None and head is not None:
+            state_dict = {k: v for k, v in state_dict.items() if not k.startswith(AUX_HEAD + ".")}
+        try:
+            save_from_trainer(self, output_dir, state_dict)
+        finally:
+            if head is not None:
+                model.add_module(AUX_HEAD, head)
 
 
 class StepProgress(TrainerCallback):
@@ -112,7 +125,7 @@ class StepProgress(TrainerCallback):
     raw log dictionaries (every logged value stays in `sft_summary.json` and `trainer_state.json`). Off with
     `disable_tqdm: true` or TQDM_DISABLE=1."""
 
-    SHOWN = ("loss", "ce", "latent_loss", "skipped_records")
+    SHOWN = ("loss", "ce", "latent_loss", "aux_loss", "skipped_records")
 
     def __init__(self, desc: str = "latent SFT", shown: tuple[str, ...] | None = None) -> None:
         self.bar = None
@@ -151,6 +164,7 @@ def checkpoint_fields(config: LatentSFTConfig, latent_ids) -> dict:
         "latent_mse_reduction": config.latent_mse_reduction,
         "use_projection_head": False,
         "text_only_sft": config.text_only,
+        **({"aux_latent_head": True} if config.aux_latent_head else {}),  # (others' config.json stay as they were)
     }
 
 
@@ -178,7 +192,10 @@ def build_trainer(config: LatentSFTConfig):
     loaded = load_records(config.train_file, allow_bad=config.allow_bad_records, limit=config.max_records)
     encoder = LatentEncoder(processor, latent_ids, max_latent_token=config.max_latent_token,
                             text_only=config.text_only, system_prompt=config.resolved_system_prompt(),
-                            question_video_fps=config.question_video_fps)  # fmt: skip
+                            question_video_fps=config.question_video_fps,
+                            aux_targets=config.aux_latent_head)  # fmt: skip
+    if config.aux_latent_head:  # before the trainer, so that its optimizer holds the head's parameters
+        attach_aux_head(model, config.max_latent_token, config.seed)
     dataset = LatentSFTDataset(
         loaded.records, encoder, FrameCache(config.frame_cache_videos), keep_encoded=config.encoded_cache_records
     )

@@ -16,8 +16,11 @@ It runs the product's own pipeline end to end, with no side paths. Modules, in t
   clip shown as the evaluation's video → evaluation through the harness (`Runner`, one run directory per model; the
   task `futurebench_future_l1` gets the toy set from `tasks.settings.active_data`) of (a), (b), (c) = (a) with
   latent decoding off, (d) the answer prior;
-- `analysis`: accuracy per arm, the paired comparisons (a) − (b) and (a) − (c) per seed and pooled over seeds
-  (`reports.compare`: bootstrap interval, McNemar p), and the probes;
+- `controls`: the reviewer's controls (issue 28): pause tokens, the information-matched chain of thought, the aux
+  head (`training.aux_head`) and uninformative latents at inference;
+- `analysis`: accuracy per arm, the paired comparisons of (a) with every other arm per seed, pooled over seeds and
+  at the seed level (`reports.compare`: bootstrap interval, McNemar p; `reports.stats.t_interval` over seeds), and
+  the probes;
 - `probes`: does (a) answer from the future frame, does it imagine it, does it answer from what it imagined, and do
   (a) and (b) carry the future in their hidden state before the span;
 - `report`: `experiment.md`, `result.json` and the product's report (leaderboard, plots, latent maps);

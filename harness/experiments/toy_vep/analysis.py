@@ -1,5 +1,6 @@
-"""From the run directories to the numbers: accuracy per arm with intervals, pooled over seeds; the paired
-comparisons (a) − (b) and (a) − (c), per seed and pooled (`reports.compare`: bootstrap interval, McNemar p); how
+"""From the run directories to the numbers: accuracy per arm with intervals, pooled over seeds (item bootstrap) and
+over seed means (Student t); the paired comparisons of (a) with every other arm, per seed and pooled
+(`reports.compare`: bootstrap interval, McNemar p), and at the seed level (the per-seed differences, t interval); how
 much (a)'s latents depend on the clip; and the probes of (a) (`probes`)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from future_l1.harness.experiments.toy_vep.settings import LABELS, TASK, ExperimentResult
+from future_l1.harness.experiments.toy_vep.settings import LABELS, PRIOR, TASK, ExperimentResult
 
 
 def _pooled(results, label: str):
@@ -68,17 +69,30 @@ def probe_latent_model(res: ExperimentResult, seed: int, ckpt: Path) -> dict:
             "swapping": swapping(ckpt, latents, res.split, question_video_fps=fps)}  # fmt: skip
 
 
+def seed_level(per_seed_a: dict[str, float], per_seed_b: dict[str, float]) -> dict:
+    """(a) − arm at the seed level: the difference of the two arms' accuracies per seed (the same items, so the mean
+    paired difference), their mean and its t interval over seeds (`reports.stats.t_interval`): the seeds, not the
+    items, are the units, so it also holds the training runs' spread."""
+    from future_l1.reports.stats import t_interval
+
+    diffs = {seed: per_seed_a[seed] - per_seed_b[seed] for seed in per_seed_a if seed in per_seed_b}
+    values = list(diffs.values())
+    return {"per_seed": diffs, "mean": sum(values) / len(values) if values else None, "ci": t_interval(values)}
+
+
 def summarise(res: ExperimentResult) -> None:
     from future_l1.reports.compare import compare_results
     from future_l1.reports.readers import read_results
+    from future_l1.reports.stats import t_interval
 
     per_variant = {v: [(seed, read_results([run])[0]) for seed, run in runs.items()] for v, runs in res.runs.items()}
     for variant, results in per_variant.items():
         pooled = _pooled(results, LABELS[variant])
         acc, ci, n = _accuracy(pooled)
+        per_seed = {str(seed): _accuracy(r)[0] for seed, r in results}
         res.accuracy[variant] = {
-            "label": LABELS[variant], "acc": acc, "ci": ci, "n": n,
-            "per_seed": {str(seed): _accuracy(r)[0] for seed, r in results},
+            "label": LABELS[variant], "acc": acc, "ci": ci, "n": n, "per_seed": per_seed,
+            "seed_ci": t_interval(list(per_seed.values())) if variant != PRIOR else None,
         }  # fmt: skip
     for seed, run in res.runs["latent"].items():
         spread = latent_spread(res.out / "latents" / Path(run).name)
@@ -86,7 +100,10 @@ def summarise(res: ExperimentResult) -> None:
             res.latent_spread[str(seed)] = round(spread, 6)
     for seed, ckpt in res.checkpoints.items():
         res.probes[str(seed)] = probe_latent_model(res, seed, ckpt)
-    for base, other in (("text", "latent"), ("latent_off", "latent")):  # B − A = (a) − (b), (a) − (c)
+    others = [v for v in per_variant if v not in ("latent", PRIOR)]
+    for base in others:  # B − A = (a) − arm
+        res.seed_level[base] = seed_level(res.accuracy["latent"]["per_seed"], res.accuracy[base]["per_seed"])
+    for base, other in ((v, "latent") for v in others):
         a_runs, b_runs = per_variant[base], per_variant[other]
         scopes = [(f"seed {sa}", [ra], [rb]) for (sa, ra), (_, rb) in zip(a_runs, b_runs, strict=True)]
         if len(a_runs) > 1:

@@ -16,6 +16,7 @@ from future_l1.model.outputs import output_dir
 if TYPE_CHECKING:
     from future_l1.harness.experiments.toy_vep.settings import Settings
 
+TRAINED_ARMS = ("latent", "text", "pause", "cot", "aux")  # settings.TRAINED (this module stays import-light; tested)
 DESCRIPTION = (
     "`future-l1 experiment latent-vs-text`: does latent SFT beat text-only SFT? A minutes-long offline experiment."
 )
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = exp.add_subparsers(dest="experiment", metavar="EXPERIMENT")
     p = sub.add_parser(
         "latent-vs-text",
-        help="toy VEP task: latent SFT vs text-only SFT vs latent decoding off vs answer prior, with intervals",
+        help="toy VEP task: latent SFT vs text-only SFT, its controls and the answer prior, with intervals",
         description=DESCRIPTION,
     )
     p.add_argument("--quick", action="store_true", help="CI mode: one seed, small sets (a few minutes on 2 cores)")
@@ -42,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--learning-rate", type=number(0, low_open=True), help="SFT learning rate (override)")
     p.add_argument("--batch-size", type=count(1), help="SFT batch size (override)")
     p.add_argument("--workers", type=count(1), help="SFT processes at once (default 2; one CPU thread each)")
+    p.add_argument("--arms", nargs="+", choices=TRAINED_ARMS,
+                   help="trained arms to run (default all: latent, text and the controls pause, cot, aux); latent is "
+                        "always needed, and (c) and the uninformative-latent arms decode its checkpoint")  # fmt: skip
     p.add_argument("--random-vision", action="store_true",
                    help="keep the tiny model's random vision encoder (the earlier, null setting) instead of the "
                         "pretrained toy encoder")  # fmt: skip
@@ -79,6 +83,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "seeds": tuple(args.seeds) if args.seeds else None, "steps": args.steps, "n_train": args.n_train,
         "latent_lambda": args.latent_lambda, "max_latent_token": args.max_latent_token,
         "learning_rate": args.learning_rate, "batch_size": args.batch_size, "sft_workers": args.workers,
+        "arms": tuple(dict.fromkeys(args.arms)) if args.arms else None,
     }  # fmt: skip
     if args.random_vision:
         overrides["toy_vision"] = False

@@ -12,9 +12,14 @@ text-only SFT (`text_only: true`) drops it and keeps the same reason text and an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from future_l1.training.frames import keyframe_pool
+
+if TYPE_CHECKING:
+    from future_l1.harness.experiments.toy_vep.task import ToyItem
 
 QUESTION_SLOTS = [1, 4]  # 1-based keyframe-pool positions
 REASONING_SLOT = 7
@@ -28,8 +33,9 @@ def _check_slots() -> None:
         raise AssertionError(f"keyframe pool {pool} no longer puts frames {OBSERVED}/{TARGET} at the task's slots")
 
 
-def toy_record(index: int, videos: Path, split: str = "train") -> dict:
-    """Item `index` of `split` as a training record (other splits than train: for layout checks only)."""
+def toy_record(index: int, videos: Path, split: str = "train", reason: Callable[[ToyItem], str] | None = None) -> dict:
+    """Item `index` of `split` as a training record (other splits than train: for layout checks only); `reason` gives
+    an item's reason text (default: the one generic `REASON`; the control arms' texts: `controls`)."""
     from future_l1.harness.experiments.toy_vep.task import FPS, REASON, make_item, prompt_text
     from future_l1.tasks.prompts import FUTUREBENCH_FUTURE_L1_POST_PROMPT
     from future_l1.tasks.scenes import write_video
@@ -47,7 +53,7 @@ def toy_record(index: int, videos: Path, split: str = "train") -> dict:
                 "from": "human",
                 "value": "<image>" * len(QUESTION_SLOTS) + prompt_text(FUTUREBENCH_FUTURE_L1_POST_PROMPT),
             },
-            {"from": "gpt", "value": f"THOUGHT 1: {REASON} <image>"},
+            {"from": "gpt", "value": f"THOUGHT 1: {reason(item) if reason else REASON} <image>"},
         ],
         "answer": item.answer,
         "meta_data": {
@@ -59,8 +65,11 @@ def toy_record(index: int, videos: Path, split: str = "train") -> dict:
     }
 
 
-def build_train_set(out: Path, n_items: int, *, progress: bool = True) -> Path:
-    """Write `train.json` and `videos/` for the first `n_items` training items into `out`; returns train.json."""
+def build_train_set(
+    out: Path, n_items: int, *, progress: bool = True, reason: Callable[[ToyItem], str] | None = None
+) -> Path:
+    """Write `train.json` and `videos/` for the first `n_items` training items into `out`; returns train.json.
+    `reason`: each item's reason text (`toy_record`)."""
     from tqdm.auto import tqdm
 
     _check_slots()
@@ -68,7 +77,7 @@ def build_train_set(out: Path, n_items: int, *, progress: bool = True) -> Path:
     videos = out / "videos"
     videos.mkdir(parents=True, exist_ok=True)
     records = [
-        toy_record(i, videos)
+        toy_record(i, videos, reason=reason)
         for i in tqdm(range(n_items), desc="toy VEP train set", unit="item", leave=False, disable=not progress)
     ]
     path = out / "train.json"

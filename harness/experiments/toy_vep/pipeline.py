@@ -1,5 +1,5 @@
 """The experiment's stages, in order, through the product's own pipeline: data, the untrained base checkpoints, SFT
-of both arms, one harness run per model, then analysis and report (`run_experiment`).
+of every trained arm, one harness run per model, then analysis and report (`run_experiment`).
 
 Every stage resumes: a finished data set, checkpoint or run is reused when the command is run again.
 """
@@ -11,7 +11,15 @@ import shutil
 import time
 from pathlib import Path
 
-from future_l1.harness.experiments.toy_vep.settings import PRIOR, TASK, VARIANTS, ExperimentResult, Settings
+from future_l1.harness.experiments.toy_vep.settings import (
+    CHECKPOINT,
+    LATENT_DECODED,
+    PRIOR,
+    TASK,
+    ExperimentResult,
+    Settings,
+    interventions,
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Data
@@ -49,6 +57,28 @@ def prepare_data(out: Path, s: Settings, split: str) -> tuple[Path, Path]:
     if not (eval_dir / FUTURE_DIR).is_dir():  # a set built before it had future clips (same items, same documents)
         write_future_clips(eval_dir, split, n_eval)
     return train_dir / "train.json", eval_dir
+
+
+def arm_train_files(out: Path, s: Settings, train_file: Path) -> dict[str, Path]:
+    """The training file of each trained arm, built once: the same items, videos and answers for every arm; the
+    compute- and information-matched controls change only the reason text (`controls`)."""
+    from future_l1.harness.experiments.toy_vep.controls import COT_VERSION, future_reason, pause_reason
+    from future_l1.harness.experiments.toy_vep.data import build_train_set
+    from future_l1.harness.experiments.toy_vep.task import EVAL_VERSION, REASON, TARGET
+
+    reasons = {
+        "pause": (f"pause{s.max_latent_token}", lambda item: pause_reason(REASON, s.max_latent_token)),
+        "cot": (f"cot{COT_VERSION}", lambda item: future_reason(REASON, tuple(item.positions[TARGET]))),
+    }
+    files = {}
+    for arm in s.arms:
+        if arm not in reasons:
+            files[arm] = train_file
+            continue
+        name, reason = reasons[arm]
+        folder = out / "data" / f"train-{s.n_train}-{EVAL_VERSION}-{name}"
+        files[arm] = _build_once(folder, lambda d, r=reason: build_train_set(d, s.n_train, reason=r)) / "train.json"
+    return files
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -93,7 +123,8 @@ def base_checkpoint_name(seed: int, pixels: int, *, vision: bool = True, toy_voc
 
 
 def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> Path:
-    """SFT checkpoint of `variant` ("latent" or "text") and `seed`, trained once."""
+    """SFT checkpoint of the trained arm `variant` (`settings.TRAINED`) and `seed`, trained once on `train_file` (the
+    arm's own: `arm_train_files`)."""
     from future_l1.harness.experiments.toy_vep.task import FPS
     from future_l1.model.tiny import fix_latent_budget
     from future_l1.training.config import load_config
@@ -112,9 +143,11 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
             "learning_rate": s.learning_rate, "warmup_steps": 0.05, "lr_scheduler_type": "cosine",
             "weight_decay": 0.0, "seed": seed, "data_seed": seed, "logging_steps": min(10, s.steps), "dataloader_num_workers": 0,
             "max_latent_token": s.max_latent_token, "latent_lambda": s.latent_lambda,
-            "text_only": variant == "text", "report_to": "none", "disable_tqdm": s.sft_workers > 1,
+            "text_only": variant != "latent", "report_to": "none", "disable_tqdm": s.sft_workers > 1,
             "encoded_cache_records": s.n_train,  # 6+ epochs over 1000 records: encode each once (0.5 GB; same result)
         }  # fmt: skip
+        if variant == "aux":  # (b) + the aux head, with (a)'s λ (the other arms' configs stay as they were)
+            values["aux_latent_head"] = True
         if s.question_video:  # train on the layout evaluation feeds: the question snapshots as one video clip
             values["question_video_fps"] = FPS
         run_sft(load_config(None, **values))
@@ -137,22 +170,23 @@ def _train_one_thread(out: Path, s: Settings, variant: str, seed: int, train_fil
 
 
 def train_all(out: Path, s: Settings, train_file: Path, on_done=lambda: None) -> dict[int, dict[str, Path]]:
-    """Both SFT arms of every seed, `s.sft_workers` processes at a time (spawned, one thread each)."""
+    """Every trained arm (`s.arms`) of every seed, `s.sft_workers` processes at a time (spawned, one thread each)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     for seed in s.seeds:  # build the cached base checkpoints (and the toy encoder) once, before any worker needs them
         base_checkpoint(seed, s.question_pixels, vision=s.toy_vision, toy_vocabulary=s.toy_vocabulary)
-    jobs = [(seed, variant) for seed in s.seeds for variant in ("latent", "text")]
+    files = arm_train_files(out, s, train_file)  # built here, before any worker reads them
+    jobs = [(seed, variant) for seed in s.seeds for variant in s.arms]
     done: dict[int, dict[str, Path]] = {seed: {} for seed in s.seeds}
     if s.sft_workers <= 1:
         for seed, variant in jobs:
-            done[seed][variant] = _train_one_thread(out, s, variant, seed, train_file)
+            done[seed][variant] = _train_one_thread(out, s, variant, seed, files[variant])
             on_done()
         return done
     context = multiprocessing.get_context("spawn")  # no forked torch thread pools
     with ProcessPoolExecutor(max_workers=s.sft_workers, mp_context=context) as pool:
-        futures = {pool.submit(_train_one_thread, out, s, v, seed, train_file): (seed, v) for seed, v in jobs}
+        futures = {pool.submit(_train_one_thread, out, s, v, seed, files[v]): (seed, v) for seed, v in jobs}
         for future in as_completed(futures):
             seed, variant = futures[future]
             done[seed][variant] = future.result()
@@ -177,13 +211,16 @@ def suite_for(name: str, label: str, model: str, args: dict, s: Settings) -> dic
     }
 
 
-def model_args(s: Settings, ckpt: Path, *, latent: bool, latents_dir: Path | None) -> dict:
+def model_args(s: Settings, ckpt: Path, *, latent: bool, latents_dir: Path | None,
+               intervention: str | None = None) -> dict:  # fmt: skip
     args = {
         "pretrained": str(ckpt), "latent": latent, "batch_size": s.eval_batch_size, "max_num_frames": 4,
         "min_pixels": s.question_pixels, "max_pixels": s.question_pixels,
     }  # fmt: skip
     if latents_dir is not None:
         args["save_latents"] = str(latents_dir)
+    if intervention is not None:  # uninformative latents at inference (model/interventions.py)
+        args["latent_intervention"] = intervention
     return args
 
 
@@ -222,12 +259,16 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    res = ExperimentResult(out=out, split=split, settings=settings, runs={v: {} for v in VARIANTS})
+    if "latent" not in settings.arms:
+        raise ValueError("the experiment compares every arm with latent SFT: --arms must include latent")
+    variants = settings.variants()
+    res = ExperimentResult(out=out, split=split, settings=settings, runs={v: {} for v in variants})
     start = time.time()
     train_file, eval_dir = prepare_data(out, settings, split)
     res.seconds["data"] = time.time() - start
 
-    stages = tqdm(total=len(settings.seeds) * 5 + 1, desc="experiment latent-vs-text", unit="stage")
+    stages = tqdm(total=len(settings.seeds) * (len(settings.arms) + len(variants)) + 1,
+                  desc="experiment latent-vs-text", unit="stage")  # fmt: skip
     t_eval = 0.0
     stages.set_postfix_str(f"SFT, {settings.sft_workers} at a time")
     t0 = time.time()
@@ -237,17 +278,19 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
     for seed in settings.seeds:
         ckpts = trained[seed]
         res.checkpoints[seed] = ckpts["latent"]
-        res.text_checkpoints[seed] = ckpts["text"]
-        for variant in VARIANTS:
+        if "text" in ckpts:
+            res.text_checkpoints[seed] = ckpts["text"]
+        for variant in variants:
             stages.set_postfix_str(f"eval {variant} seed {seed}")
             t0 = time.time()
-            ckpt = ckpts["text" if variant == "text" else "latent"]
+            ckpt = ckpts[CHECKPOINT[variant]]
             name = f"{split}-{settings.tag()}-{variant}-s{seed}"
             latents = out / "latents" / name if variant == "latent" else None
             # (c) is latent decoding off (`latent=false`: the model's own token choices inside a span, fed as token
             # embeddings), not an intervention: `budget:0` forces `<|latent_end|>` right after `<|latent_start|>`,
             # which is another arm than the published (c)
-            args = model_args(settings, ckpt, latent=variant == "latent", latents_dir=latents)
+            args = model_args(settings, ckpt, latent=variant in LATENT_DECODED, latents_dir=latents,
+                              intervention=interventions().get(variant))  # fmt: skip
             label = f"{variant}_s{seed}"
             res.runs[variant][seed] = evaluate(out, settings, eval_dir, name, label, "future_l1", args)
             t_eval += time.time() - t0

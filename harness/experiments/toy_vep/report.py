@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from future_l1.harness.experiments.toy_vep.settings import PRIOR, VARIANTS, ExperimentResult
+from future_l1.harness.experiments.toy_vep.settings import LABELS, PRIOR, VARIANTS, ExperimentResult
 
 
 def probe_table(probes: dict) -> list[str]:
@@ -89,17 +89,21 @@ def probe_table(probes: dict) -> list[str]:
 def markdown(res: ExperimentResult) -> str:
     s = res.settings
     lines = [
-        f"## Toy VEP: latent SFT vs text-only SFT ({res.split} split)",
+        f"## Toy VEP: latent SFT vs text-only SFT and the controls ({res.split} split)",
         "",
         f"Settings: {s.n_train} training items, {s.n_test if res.split == 'test' else s.n_val} {res.split} items, "
         f"seeds {list(s.seeds)}, {s.steps} steps × batch {s.batch_size}, lr {s.learning_rate:g}, "
         f"λ = {s.latent_lambda:g}, L_max = {s.max_latent_token}; vision encoder: "
         f"{'pretrained toy encoder' if s.toy_vision else 'random'}; question frames in SFT: "
         f"{'video (the evaluation layout)' if s.question_video else 'images (Future-L1-50K layout)'}; vocabulary: "
-        f"{'pruned to the toy texts' if s.toy_vocabulary else 'full Qwen (151,936 rows)'}.",
+        f"{'pruned to the toy texts' if s.toy_vocabulary else 'full Qwen (151,936 rows)'}; trained arms: "
+        f"{', '.join(s.arms)}.",
         "",
-        "| model | accuracy % [95% CI] | n | per seed |",
-        "|---|---:|---:|---|",
+        "Accuracy per arm: pooled over seeds with a bootstrap 95% CI over items, and the mean of the seeds' "
+        "accuracies with a Student-t 95% CI over seeds (the seeds as units).",
+        "",
+        "| model | accuracy % [95% CI, items] | seed mean [95% CI, seeds] | n | per seed |",
+        "|---|---:|---:|---:|---|",
     ]
     for v in (*VARIANTS, PRIOR):
         a = res.accuracy.get(v)
@@ -107,7 +111,24 @@ def markdown(res: ExperimentResult) -> str:
             continue
         ci = f" [{a['ci'][0]:.1f}, {a['ci'][1]:.1f}]" if a["ci"] else ""
         seeds = ", ".join(f"{k}: {x:.1f}" for k, x in a["per_seed"].items())
-        lines.append(f"| {a['label']} | {a['acc']:.1f}{ci} | {a['n']} | {seeds} |")
+        seed_ci = a.get("seed_ci")
+        by_seed = (f"{sum(a['per_seed'].values()) / len(a['per_seed']):.1f} [{seed_ci[0]:.1f}, {seed_ci[1]:.1f}]"
+                   if seed_ci else "–")  # fmt: skip
+        lines.append(f"| {a['label']} | {a['acc']:.1f}{ci} | {by_seed} | {a['n']} | {seeds} |")
+    if res.seed_level:
+        lines += [
+            "",
+            "(a) − arm at the seed level (percentage points): the per-seed differences, their mean and a Student-t 95% "
+            "CI over seeds.",
+            "",
+            "| (a) − arm | mean [95% CI, seeds] | per seed |",
+            "|---|---:|---|",
+        ]
+        for v, d in res.seed_level.items():
+            ci = f" [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}]" if d.get("ci") else ""
+            mean = f"{d['mean']:+.1f}{ci}" if d.get("mean") is not None else "–"
+            seeds = ", ".join(f"{k}: {x:+.1f}" for k, x in d["per_seed"].items())
+            lines.append(f"| {LABELS[v]} | {mean} | {seeds} |")
     lines += [
         "",
         "Paired differences (B − A, percentage points; bootstrap 95% CI over paired items; McNemar p):",
@@ -162,6 +183,7 @@ def write_summary(res: ExperimentResult) -> None:
         "seconds": {k: round(v, 1) for k, v in res.seconds.items()},
         "maps": res.maps,
         "latent_spread": res.latent_spread,
+        "seed_level": res.seed_level,
         "probes": res.probes,
     }
     if res.settings.toy_vision:

@@ -13,14 +13,34 @@ from pathlib import Path
 from future_l1.training.latent_loss import LATENT_LAMBDA
 
 TASK = "futurebench_future_l1"  # the product's FutureBench task, pointed at the toy's evaluation set
-VARIANTS = ("latent", "text", "latent_off")  # (a), (b), (c); (d) is the answer prior
+# Arms that train a checkpoint: (a), (b) and the controls of issue 28 (`controls`: compute, information, supervision)
+TRAINED = ("latent", "text", "pause", "cot", "aux")
+# Evaluated arms, each with the trained arm whose checkpoint it decodes; (d) is the answer prior
+CHECKPOINT = {
+    "latent": "latent", "text": "text", "latent_off": "latent", "latent_noise": "latent", "latent_mean": "latent",
+    "pause": "pause", "cot": "cot", "aux": "aux",
+}  # fmt: skip
+VARIANTS = tuple(CHECKPOINT)
+LATENT_DECODED = ("latent", "latent_noise", "latent_mean")  # decoded with latent decoding on (the rest: text only)
 PRIOR = "answer_prior"
 LABELS = {
     "latent": "(a) latent SFT",
     "text": "(b) text-only SFT",
     "latent_off": "(c) latent SFT, latent decoding off",
+    "latent_noise": "(a) with noise latents (noise:1)",
+    "latent_mean": "(a) with mean latents",
+    "pause": "(b) + L_max pause tokens (compute-matched)",
+    "cot": "(b) + CoT stating the frame-12 content (information-matched)",
+    "aux": "(b) + aux head regressing frame 12, no feedback",
     PRIOR: "(d) answer prior",
 }
+
+
+def interventions() -> dict[str, str]:
+    """The `latent_intervention` each arm decodes (a)'s checkpoint with (model/interventions.py)."""
+    from future_l1.harness.experiments.toy_vep.controls import NOISE_SIGMA
+
+    return {"latent_noise": f"noise:{NOISE_SIGMA:g}", "latent_mean": "mean"}
 
 
 @dataclass(frozen=True)
@@ -42,10 +62,15 @@ class Settings:
     toy_vocabulary: bool = True  # the tiny model's vocabulary pruned to the toy's texts (False: all 151,936 rows)
     eval_batch_size: int = 32
     sft_workers: int = 2  # SFT processes at once, one thread each (results do not depend on it)
+    arms: tuple[str, ...] = TRAINED  # trained arms to run ("latent" always; the others and their evaluations optional)
+
+    def variants(self) -> tuple[str, ...]:
+        """The evaluated arms of these settings: those whose checkpoint arm is trained."""
+        return tuple(v for v in VARIANTS if CHECKPOINT[v] in self.arms)
 
     def tag(self, variant: str = "latent") -> str:
-        """A short name of everything that changes a checkpoint of `variant` (so different settings never share one;
-        the text-only arm ignores λ and L_max, so a λ / L_max sweep reuses its checkpoints)."""
+        """A short name of everything that changes a checkpoint of the trained arm `variant` (so different settings
+        never share one; the text-only arm ignores λ and L_max, so a λ / L_max sweep reuses its checkpoints)."""
         from future_l1.harness.experiments.toy_vep.task import EVAL_VERSION
         from future_l1.harness.experiments.toy_vep.vision import VERSION
 
@@ -59,15 +84,26 @@ class Settings:
             from future_l1.model.processor import domain_name
 
             base += f"-voc{domain_name(vocabulary_domain())[:6]}"
+        px = f"px{self.question_pixels}"
         if variant == "text":
-            return f"{base}-px{self.question_pixels}"
+            return f"{base}-{px}"
+        if variant == "pause":  # L_max pauses, no λ
+            return f"{base}-pause{self.max_latent_token}-{px}"
+        if variant == "cot":  # the chain of thought's text version; neither λ nor L_max
+            from future_l1.harness.experiments.toy_vep.controls import COT_VERSION
+
+            return f"{base}-cot{COT_VERSION}-{px}"
         lam = f"{self.latent_lambda:g}".replace(".", "p")
-        return f"{base}-lam{lam}-L{self.max_latent_token}-px{self.question_pixels}"
+        if variant == "aux":
+            return f"{base}-aux-lam{lam}-L{self.max_latent_token}-{px}"
+        if variant != "latent":
+            raise ValueError(f"no trained arm {variant!r}; trained arms: {', '.join(TRAINED)}")
+        return f"{base}-lam{lam}-L{self.max_latent_token}-{px}"
 
 
 MODES = {
     "quick": Settings(n_train=96, n_val=32, n_test=32, seeds=(0,), steps=24),
-    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2), steps=600, batch_size=16),
+    "full": Settings(n_train=1000, n_val=300, n_test=300, seeds=(0, 1, 2, 3, 4), steps=600, batch_size=16),
 }
 
 
@@ -88,6 +124,7 @@ class ExperimentResult:
     probes: dict = field(default_factory=dict)  # seed -> the probes of (a) (`analysis.probe_latent_model`)
     checkpoints: dict = field(default_factory=dict)  # seed -> (a)'s checkpoint
     text_checkpoints: dict = field(default_factory=dict)  # seed -> (b)'s checkpoint
+    seed_level: dict = field(default_factory=dict)  # arm -> (a) − arm per seed, their mean and t interval
     train_file: Path | None = None
 
     @property

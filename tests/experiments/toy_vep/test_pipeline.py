@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from future_l1.harness.experiments.toy_vep import pipeline
-from future_l1.harness.experiments.toy_vep.settings import MODES, Settings
+from future_l1.harness.experiments.toy_vep.settings import (
+    CHECKPOINT,
+    LATENT_DECODED,
+    MODES,
+    TRAINED,
+    VARIANTS,
+    Settings,
+)
 
 
 def _weights_hash(ckpt: Path) -> str:
@@ -41,13 +48,54 @@ def test_parallel_sft_gives_the_same_checkpoints_as_serial(tmp_path):
     """`train_all` trains each arm on one thread in its own spawned process; how many run at once changes nothing."""
     from dataclasses import replace
 
-    s = Settings(n_train=8, n_val=4, n_test=4, seeds=(0,), steps=2, batch_size=2, sft_workers=2)
+    s = Settings(n_train=8, n_val=4, n_test=4, seeds=(0,), steps=2, batch_size=2, sft_workers=2,
+                 arms=("latent", "text", "aux"))  # fmt: skip
     train_file, _ = pipeline.prepare_data(tmp_path / "a", s, "val")
     parallel = pipeline.train_all(tmp_path / "a", s, train_file)
     serial = pipeline.train_all(tmp_path / "b", replace(s, sft_workers=1), train_file)
-    assert set(parallel[0]) == {"latent", "text"}
-    for variant in ("latent", "text"):
+    assert set(parallel[0]) == {"latent", "text", "aux"}
+    for variant in ("latent", "text", "aux"):
         assert _weights_hash(parallel[0][variant]) == _weights_hash(serial[0][variant])
+
+
+@pytest.mark.integration
+def test_the_control_arms_train_on_their_own_texts_and_save_plain_text_models(tmp_path):
+    """Issue 28's trained controls: the pause and chain-of-thought arms train text-only SFT on their own reason texts
+    (the same items and answers); the aux arm trains text-only SFT plus the aux head's loss, saves no head, and is
+    bit-reproducible; each differs from (b)."""
+    from safetensors import safe_open
+
+    from future_l1.harness.experiments.toy_vep.controls import future_reason, pause_reason
+    from future_l1.harness.experiments.toy_vep.task import REASON, TARGET, make_item
+    from future_l1.training.aux_head import AUX_HEAD
+
+    s = Settings(n_train=8, n_val=4, n_test=4, seeds=(0,), steps=2, batch_size=2)
+    train_file, _ = pipeline.prepare_data(tmp_path / "a", s, "val")
+    files = pipeline.arm_train_files(tmp_path / "a", s, train_file)
+    assert files["latent"] == files["text"] == files["aux"] == train_file
+    records = {arm: json.loads(files[arm].read_text()) for arm in ("text", "pause", "cot")}
+    for i, plain in enumerate(records["text"]):
+        item = make_item("train", i)
+        for arm, reason in (("pause", pause_reason(REASON, s.max_latent_token)),
+                            ("cot", future_reason(REASON, tuple(item.positions[TARGET])))):  # fmt: skip
+            rec = records[arm][i]
+            assert rec["conversations"][1]["value"] == f"THOUGHT 1: {reason} <image>"
+            assert (rec["answer"], rec["image"], rec["reasoning_image"]) == (
+                plain["answer"], plain["image"], plain["reasoning_image"])  # fmt: skip
+    text = pipeline.train(tmp_path / "a", s, "text", 0, files["text"])
+    aux = pipeline.train(tmp_path / "a", s, "aux", 0, files["aux"])
+    again = pipeline.train(tmp_path / "b", s, "aux", 0, files["aux"])
+    assert _weights_hash(aux) == _weights_hash(again) != _weights_hash(text)
+    with safe_open(aux / "model.safetensors", "pt") as f, safe_open(text / "model.safetensors", "pt") as g:
+        names, text_names = set(f.keys()), set(g.keys())
+    assert names == text_names and not any(k.startswith(AUX_HEAD) for k in names)
+    config = json.loads((aux / "config.json").read_text())
+    assert config["aux_latent_head"] is True and config["latent_lambda"] == s.latent_lambda
+    history = json.loads((aux / "sft_summary.json").read_text())["history"]
+    assert all(h["aux_loss"] > 0 and h.get("latent_tokens", 0) == 0 for h in history)  # supervised, nothing fed
+    for arm in ("pause", "cot"):
+        ckpt = pipeline.train(tmp_path / "a", s, arm, 0, files[arm])
+        assert _weights_hash(ckpt) != _weights_hash(text) and ckpt.parent.name == s.tag(arm)
 
 
 @pytest.mark.integration
@@ -62,18 +110,26 @@ def test_quick_mode_end_to_end_and_bit_reproducible(tmp_path, capsys):
     assert "(a) latent SFT" in printed and "McNemar" in printed
     (report_dir,) = (first / "report").iterdir()
     result = json.loads((report_dir / "result.json").read_text())
-    assert set(result["accuracy"]) == {"latent", "text", "latent_off", "answer_prior"}
+    assert set(result["accuracy"]) == {*VARIANTS, "answer_prior"}
     n = result["settings"]["n_test"]
     assert all(a["n"] == n for a in result["accuracy"].values())
-    # (c) is (a)'s checkpoint decoded with latent decoding off, (b) decodes text: only (a) feeds hidden states back
-    # (this once read `latent = variant != "text"`, so (c) silently repeated (a))
-    for variant, latent in (("latent", True), ("latent_off", False), ("text", False)):
+    # (c) is (a)'s checkpoint decoded with latent decoding off, (b) decodes text: only (a) and its uninformative-latent
+    # arms feed vectors back (this once read `latent = variant != "text"`, so (c) silently repeated (a))
+    checkpoints = {}
+    for variant in VARIANTS:
         (suite,) = (first / "suites").glob(f"*-{variant}-s0.yaml")
         (model,) = yaml.safe_load(suite.read_text())["models"]
-        assert model["args"]["latent"] is latent, variant
+        assert model["args"]["latent"] is (variant in LATENT_DECODED), variant
+        assert model["args"].get("latent_intervention") == {"latent_noise": "noise:1", "latent_mean": "mean"}.get(
+            variant)  # fmt: skip
+        checkpoints[variant] = model["args"]["pretrained"]
+    assert all(checkpoints[v] == checkpoints[CHECKPOINT[v]] for v in VARIANTS)
+    assert len({checkpoints[v] for v in TRAINED}) == len(TRAINED)
     runs = result["runs"]
     pairs = {(c["model_a"], c["model_b"]) for c in result["comparisons"] if c["split"] == "all"}
-    assert pairs == {("text_s0", "latent_s0"), ("latent_off_s0", "latent_s0")}
+    assert pairs == {(f"{v}_s0", "latent_s0") for v in VARIANTS if v != "latent"}
+    assert set(result["seed_level"]) == {v for v in VARIANTS if v != "latent"}  # one seed: no interval
+    assert all(d["ci"] is None and len(d["per_seed"]) == 1 for d in result["seed_level"].values())
     for c in result["comparisons"]:
         assert 0.0 <= c["p_value"] <= 1.0 and c["n_shared"] > 0
     assert (report_dir / "report.html").is_file() and (report_dir / "experiment.md").is_file()
@@ -127,8 +183,12 @@ def test_cli_flags_bring_back_the_earlier_setup_under_other_checkpoint_names():
     assert (default.toy_vision, default.question_video, default.toy_vocabulary) == (True, True, True)
     assert default == MODES["full"]
     assert (old.toy_vision, old.question_video, old.toy_vocabulary, old.sft_workers) == (False, False, False, 1)
-    for variant in ("latent", "text"):
+    for variant in TRAINED:
         assert old.tag(variant) != default.tag(variant)  # never reuses a checkpoint of the other setup
+    arms = cli.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", "--arms", "latent", "text"]))
+    assert arms.arms == ("latent", "text") and arms.variants() == ("latent", "text", "latent_off", "latent_noise",
+                                                                   "latent_mean")  # fmt: skip
+    assert cli.TRAINED_ARMS == TRAINED
 
 
 def test_the_toy_set_reaches_the_task_as_an_argument_not_through_the_environment(tmp_path, monkeypatch):
