@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from future_l1.model.cache import cached_dir
+from future_l1.model.keyframes import keyframe_pool
 from future_l1.tasks.future_frames import FUTURE_DIR
 from future_l1.tasks.results_schema import FUTUREBENCH_SPLIT_NAMES
 from future_l1.tasks.scenes import KINDS, WALLS, Event, simulate, write_video
@@ -28,11 +29,13 @@ TWIFFBENCH_DEMO = "demo_data/twiffbench_v2"  # v2: frames from lossless, reprodu
 FB_ITEMS, FB_FRAMES, FB_CUT, SIZE = 24, 48, 16, 64
 TWIFF_ITEMS, TWIFF_FRAMES = 12, 32
 FB_SPLITS = tuple(FUTUREBENCH_SPLIT_NAMES)  # the data's question_type values
+FUTURE_CLIPS = "keyframes-v2"  # the future clips' version (v1: the frame after each event; v2: SFT's keyframe)
 
 
 def futurebench_demo_dir() -> Path:
     out = cached_dir(FUTUREBENCH_DEMO, build_futurebench_demo)
-    if not (out / FUTURE_DIR / ".complete").exists():  # a set cached before it had future clips: add them in place
+    marker = out / FUTURE_DIR / ".complete"
+    if not marker.exists() or marker.read_text().strip() != FUTURE_CLIPS:  # cached before these clips: (re)write them
         _write_future_clips(out)
     return out
 
@@ -120,8 +123,12 @@ def answer_events(sim, split: str) -> list[Event]:
 
 
 def _future_frames(sim, split: str) -> np.ndarray:
-    """The true future frames of a demo question, one per answer event: the frame right after it, where it shows."""
-    return np.stack([sim.frames[min(e.frame + 1, len(sim.frames) - 1)] for e in answer_events(sim, split)])
+    """The true future frames of a demo question, one per answer event: the first keyframe-pool frame at or after the
+    event and after the observed part, the frame the demo SFT records align a latent span with (their reasoning
+    image, `training.demo_data`); the last pool frame when none is."""
+    pool = keyframe_pool(len(sim.frames))
+    picks = [next((f for f in pool if f >= max(e.frame, FB_CUT)), pool[-1]) for e in answer_events(sim, split)]
+    return np.stack([sim.frames[f] for f in picks])
 
 
 def _futurebench_item(index: int, split: str) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -165,12 +172,13 @@ def _write_future_clips(out: Path) -> None:
         for i in range(FB_ITEMS):
             _, _, future = _futurebench_item(i, FB_SPLITS[i % 4])
             write_video(future, tmp / f"fb_{i:03d}.mp4", fps=8.0)
-        (tmp / ".complete").write_text("ok\n")
+        (tmp / ".complete").write_text(FUTURE_CLIPS + "\n")
         shutil.rmtree(out / FUTURE_DIR, ignore_errors=True)
         try:
             tmp.rename(out / FUTURE_DIR)
         except OSError:  # another process won the race; its clips are the same
-            if not (out / FUTURE_DIR / ".complete").exists():
+            marker = out / FUTURE_DIR / ".complete"
+            if not marker.exists() or marker.read_text().strip() != FUTURE_CLIPS:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,14 +1,5 @@
-"""The one 8-frame keyframe pool shared by SFT, selection, RL and evaluation, and a cached frame decoder.
-
-TwiFF / Future-L1-50K records refer to frames by 1-based position in a fixed 8-frame pool of the video
-(the authors' `src/dataset/*.py`). The authors built that pool two different ways: their SFT loader takes frame 1, six
-interval midpoints and frame L−2, while their RL loader (`RL_v2/verl/utils/dataset.py`) takes `linspace(1, L−2, 8)`. For L = 100:
-
-    SFT (ours, everywhere): [1, 9, 25, 41, 57, 73, 89, 98]
-    authors' RL:            [1, 15, 29, 43, 56, 70, 84, 98]
-
-Deviation, on purpose: we use the SFT scheme for SFT, visual-gain selection, RL and evaluation alike, so that
-"reasoning frame 3" is the same picture in every stage. `keyframe_pool` is the only place this is computed.
+"""The training stages' view of the keyframe pool (`model.keyframes`: which 8 frames of a video records refer to)
+and a cached decoder of it.
 """
 
 from __future__ import annotations
@@ -19,27 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-POOL_SIZE = 8
+from future_l1.model.keyframes import POOL_SIZE, keyframe_pool
 
-
-def keyframe_pool(n_frames: int, pool_size: int = POOL_SIZE) -> list[int]:
-    """0-based frame indices of the keyframe pool of a video with `n_frames` frames.
-
-    First = frame 1 (skipping a possibly black frame 0), last = frame L−2, and between them the midpoints of
-    `pool_size − 2` equal integer intervals of [2, L−2]. Very short clips repeat their last index to keep 8 entries.
-    """
-    if n_frames <= 0:
-        raise ValueError(f"a video with {n_frames} frames has no keyframe pool")
-    start = 1 if n_frames > 2 else 0
-    end = n_frames - 2 if n_frames - 2 > start else n_frames - 1
-    inner = min(pool_size - 2, end - start)
-    if inner > 0:
-        bounds = np.linspace(start + 1, end, num=inner + 1).astype(int)
-        middle = [int((bounds[i] + bounds[i + 1] - 1) // 2) for i in range(inner)]
-    else:
-        middle = []
-    pool = [start, *middle, end]
-    return (pool + [pool[-1]] * pool_size)[:pool_size]
+__all__ = ["POOL_SIZE", "FrameCache", "decode_pool", "keyframe_pool"]
 
 
 class FrameCache:

@@ -210,3 +210,44 @@ def test_results_and_report_of_a_run_carry_the_future_frame_similarity(tmp_path)
     markdown = render_run(outcome.run_dir)
     row = next(line for line in markdown.splitlines() if line.startswith("| tiny | futurebench_future_l1 | all |"))
     assert row.endswith(f"| {diag['all']['cos_future_frame']:.3g} |")
+
+
+def test_demo_future_frames_are_the_keyframes_sft_aligns_with():
+    """Each answer event's future frame is the keyframe the demo SFT records would align a latent span with: the
+    first pool frame after the question's frames that shows the event (`training.demo_data._reasoning_slot`)."""
+    from future_l1.tasks import demo_benchmarks as demo
+    from future_l1.tasks.scenes import simulate
+    from future_l1.training.demo_data import MC_QUESTION_SLOTS, _reasoning_slot
+    from future_l1.training.frames import keyframe_pool
+
+    pool = keyframe_pool(demo.FB_FRAMES)
+    checked = 0
+    for seed in range(40):
+        sim = simulate(demo.KINDS[seed % 3], seed, n_frames=demo.FB_FRAMES, size=demo.SIZE)
+        for split in demo.FB_SPLITS:
+            events = demo.answer_events(sim, split)
+            if not events:
+                continue
+            frames = demo._future_frames(sim, split)
+            for event, frame in zip(events, frames, strict=True):
+                slot = _reasoning_slot(pool, MC_QUESTION_SLOTS, event.frame)
+                assert np.array_equal(frame, sim.frames[pool[slot - 1]])
+                checked += 1
+    assert checked > 50
+
+
+def test_future_clips_of_an_older_version_are_rewritten(demo_dir, tmp_path, monkeypatch):
+    from future_l1.tasks import demo_benchmarks as demo
+
+    copy = tmp_path / "fb"
+    shutil.copytree(demo_dir, copy)
+    marker = copy / "future_part_video" / ".complete"
+    assert marker.read_text().strip() == demo.FUTURE_CLIPS
+    marker.write_text("ok\n")  # as the first version wrote it: the frame after each event
+    (copy / "future_part_video" / "fb_000.mp4").write_bytes(b"stale")
+    monkeypatch.setattr(demo, "cached_dir", lambda name, build: copy)
+    assert demo.futurebench_demo_dir() == copy
+    assert marker.read_text().strip() == demo.FUTURE_CLIPS
+    assert (copy / "future_part_video" / "fb_000.mp4").read_bytes() == (
+        demo_dir / "future_part_video" / "fb_000.mp4"
+    ).read_bytes()

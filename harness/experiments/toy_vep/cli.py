@@ -55,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--full-vocabulary", action="store_true",
                    help="keep the tiny model's full 151,936-row Qwen vocabulary (an SFT step 6.4 times slower: "
                         "make bench) instead of the toy vocabulary")  # fmt: skip
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--tune", action="store_true",
+                      help="instead of the experiment: every trained arm at each (steps, learning rate) of the tuning "
+                           "grid on val, 2 seeds; writes tuning.md / tuning.json and the chosen settings")  # fmt: skip
+    mode.add_argument("--size-sweep", action="store_true",
+                      help="instead of the experiment: every trained arm at 250, 1,000 and 4,000 training items, "
+                           "with its tuned settings; writes size-sweep.md / size-sweep.json")  # fmt: skip
     p.set_defaults(func=_command)
     r = sub.add_parser(
         "latent-rl",
@@ -101,9 +108,27 @@ def _command(args: argparse.Namespace) -> int:
     from future_l1.harness.experiments.toy_vep.report import markdown
 
     out = args.out or output_dir("experiments", "latent-vs-text")
+    if args.tune or args.size_sweep:
+        return _grid_command(args, out)
     res = run_experiment(out, settings_from_args(args), split=args.split)
     print(markdown(res))
     print(f"report: {res.report_dir}")
+    return 0
+
+
+def _grid_command(args: argparse.Namespace, out: Path) -> int:
+    from future_l1.harness.experiments.toy_vep import tuning
+
+    s = settings_from_args(args)
+    if args.tune:
+        seeds = tuple(args.seeds) if args.seeds else tuning.TUNE_SEEDS
+        points = tuning.run_grid(out, tuning.tuning_configs(s, seeds=seeds), "val", "tuning")
+        print("\n".join(tuning.table(points)))
+        print("chosen (arm: steps, learning rate):", tuning.choose(points))
+    else:
+        points = tuning.run_grid(out, tuning.size_configs(s), args.split, "size-sweep")
+        print("\n".join(tuning.table(points)))
+    print(f"written: {out}")
     return 0
 
 

@@ -130,6 +130,8 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
     from future_l1.training.config import load_config
     from future_l1.training.sft import run_sft
 
+    s = s.for_arm(variant)  # its own steps and learning rate, where tuned
+
     def build(ckpt: Path) -> None:
         import torch
 
@@ -284,7 +286,9 @@ def run_experiment(out: Path, settings: Settings, *, split: str = "test", report
             stages.set_postfix_str(f"eval {variant} seed {seed}")
             t0 = time.time()
             ckpt = ckpts[CHECKPOINT[variant]]
-            name = f"{split}-{settings.tag()}-{variant}-s{seed}"
+            name = (
+                f"{split}-{settings.tag(CHECKPOINT[variant])}-{variant}-s{seed}"  # named by the checkpoint it decodes
+            )
             latents = out / "latents" / name if variant == "latent" else None
             # (c) is latent decoding off (`latent=false`: the model's own token choices inside a span, fed as token
             # embeddings), not an intervention: `budget:0` forces `<|latent_end|>` right after `<|latent_start|>`,

@@ -7,7 +7,7 @@ that identifies it: change `tag` only together with what it names (the task's `E
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from future_l1.training.latent_loss import LATENT_LAMBDA
@@ -63,6 +63,15 @@ class Settings:
     eval_batch_size: int = 32
     sft_workers: int = 2  # SFT processes at once, one thread each (results do not depend on it)
     arms: tuple[str, ...] = TRAINED  # trained arms to run ("latent" always; the others and their evaluations optional)
+    # per-arm (arm, steps, learning rate) chosen on val (`tuning`), overriding `steps` and `learning_rate` for that arm
+    tuned: tuple[tuple[str, int, float], ...] = ()
+
+    def for_arm(self, arm: str) -> Settings:
+        """These settings with `arm`'s tuned steps and learning rate, if it has them."""
+        for name, steps, lr in self.tuned:
+            if name == arm:
+                return replace(self, steps=steps, learning_rate=lr, tuned=())
+        return replace(self, tuned=()) if self.tuned else self
 
     def variants(self) -> tuple[str, ...]:
         """The evaluated arms of these settings: those whose checkpoint arm is trained."""
@@ -74,6 +83,8 @@ class Settings:
         from future_l1.harness.experiments.toy_vep.task import EVAL_VERSION
         from future_l1.harness.experiments.toy_vep.vision import VERSION
 
+        if self.tuned:  # the arm's own steps and learning rate name its checkpoints
+            return self.for_arm(variant).tag(variant)
         lr = f"{self.learning_rate:g}".replace(".", "p").replace("-", "m")
         base = f"{EVAL_VERSION.removeprefix('toy_vep_')}-n{self.n_train}-st{self.steps}-b{self.batch_size}-lr{lr}" + (
             f"-vis{VERSION}" if self.toy_vision else ""
