@@ -119,11 +119,10 @@ class LADAPOConfig(GRPOConfig):
     )  # fmt: skip
     rollout_batch_size: int = field(default=64, metadata={"help": "Rows decoded together during rollouts."})
     rollout_engine: str = field(
-        default="eager",
+        default="auto",
         metadata={"help": "Rollout decoder (rollout.py): 'fast' = FastLatentDecoder (static cache, CUDA graphs, "
                           "continuous batching), 'eager' = LatentDecoder (the reference), 'auto' = fast on CUDA, "
-                          "eager elsewhere. Default eager until the fast path's GPU parity test has run on a GPU "
-                          "(README, LA-DAPO)."},
+                          "eager elsewhere (its fp32 parity test passed on an H100: README, LA-DAPO)."},
     )  # fmt: skip
     rollout_compile: bool = field(
         default=False, metadata={"help": "Fast rollouts: torch.compile the decode layer (CUDA; compiles per shape)."}

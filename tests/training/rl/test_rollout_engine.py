@@ -20,6 +20,15 @@ def test_select_engine_fast_on_cuda_only():
     assert set(ENGINES) == {"auto", "fast", "eager"}
 
 
+def test_the_default_engine_is_fast_on_cuda_and_eager_on_cpu(tmp_path):
+    from future_l1.training.rl.config import load_rl_config
+
+    cfg = load_rl_config(None, model_name_or_path="x", train_file="demo", output_dir=str(tmp_path), use_cpu=True)
+    assert cfg.rollout_engine == "auto"  # since the fp32 parity test passed on the GPU
+    assert select_engine(cfg.rollout_engine, torch.device("cpu")) == "eager"
+    assert select_engine(cfg.rollout_engine, torch.device("cuda", 0)) == "fast"
+
+
 def test_config_rejects_an_unknown_engine(tmp_path):
     from future_l1.training.config import ConfigError
     from future_l1.training.rl.config import load_rl_config
