@@ -109,19 +109,22 @@ class RolloutSettings:
 
 
 class _NoStrayLatent:
-    """Bans the `<|latent|>` id from sampling (then applies the user's processor first, if any). Inside a span the
-    decoder forces that id itself; a `<|latent|>` sampled as text (a barely trained model does it: seen in the toy
-    RL experiment) would have no recorded vector, and the trainer's substitution could not score the rollout. Only
-    sampling changes: the recorded log-probs stay the model's own, as the trainer recomputes them."""
+    """Bans the `<|latent|>` id (and `also`: the vision placeholders) from sampling, after the user's processor, if
+    any. Inside a span the decoder forces `<|latent|>` itself; one sampled as text (a barely trained model does it:
+    seen in the toy RL experiment) would have no recorded vector, and the trainer's substitution could not score the
+    rollout. A sampled `<|image_pad|>` / `<|video_pad|>` (seen at temperature 1.5 in the toy RL experiment) would make
+    the trainer's forward count one more vision token than it has features and fail the whole step. Only sampling
+    changes: the recorded log-probs stay the model's own, as the trainer recomputes them."""
 
-    def __init__(self, latent_id: int, inner=None):
+    def __init__(self, latent_id: int, inner=None, also: Sequence[int] = ()):
         self.latent_id, self.inner = int(latent_id), inner
+        self.banned = sorted({int(latent_id), *(int(i) for i in also)})
         self._mask: torch.Tensor | None = None
 
     def _ban(self, scores: torch.Tensor) -> torch.Tensor:
         if self._mask is None or self._mask.device != scores.device or self._mask.numel() != scores.shape[-1]:
             self._mask = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)  # before capture
-            self._mask[self.latent_id] = True
+            self._mask[[i for i in self.banned if i < scores.shape[-1]]] = True
         return scores.masked_fill(self._mask, float("-inf"))  # out of place: the raw logits stay untouched
 
     def __call__(self, generated: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -135,10 +138,16 @@ class _NoStrayLatentGraph(_NoStrayLatent):
         return self._ban(self.inner.graph_call(n_generated, scores) if self.inner is not None else scores)
 
 
-def no_stray_latent(latent_id: int, inner=None) -> _NoStrayLatent:
+def no_stray_latent(latent_id: int, inner=None, also: Sequence[int] = ()) -> _NoStrayLatent:
     if inner is None or hasattr(inner, "graph_call"):
-        return _NoStrayLatentGraph(latent_id, inner)
-    return _NoStrayLatent(latent_id, inner)
+        return _NoStrayLatentGraph(latent_id, inner, also)
+    return _NoStrayLatent(latent_id, inner, also)
+
+
+def vision_placeholder_ids(tokenizer) -> list[int]:
+    """The ids of `<|image_pad|>` and `<|video_pad|>` in `tokenizer` (those it has)."""
+    ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>")]
+    return [int(i) for i in ids if i is not None and i != tokenizer.unk_token_id]
 
 
 def select_engine(engine: str, device: torch.device) -> str:
@@ -190,7 +199,8 @@ class LatentRollout:
         )  # fmt: skip
         device = next(model.parameters()).device
         self.last_engine = select_engine(self.settings.engine, device)
-        self.processor_in_use = no_stray_latent(self.latent_ids.latent, self.logits_processor)
+        self.processor_in_use = no_stray_latent(self.latent_ids.latent, self.logits_processor,
+                                                also=vision_placeholder_ids(self.processor.tokenizer))  # fmt: skip
         outs = self._fast(model, flat, gen) if self.last_engine == "fast" else self._eager(model, flat, gen, seed)
         result: dict[str, list] = {k: [] for k in (
             "prompt_ids", "completion_ids", "logprobs", "env_mask", "latents", "span_lengths", "text",

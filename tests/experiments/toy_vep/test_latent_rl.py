@@ -54,7 +54,7 @@ def test_quick_mode_end_to_end(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("steps", 48), ("learning_rate", 1e-3), ("temperature", 1.5), ("generations", 16), ("max_sampling_tries", 4),
+    [("steps", 48), ("learning_rate", 1e-3), ("temperature", 1.0), ("generations", 16), ("max_sampling_tries", 2),
      ("mini_batches", 4), ("prompts", 8), ("n_rows", 128), ("beta", 0.01)],
 )  # fmt: skip
 def test_every_rl_setting_that_changes_training_changes_the_checkpoint_tag(field, value):
@@ -77,8 +77,8 @@ def test_cli_overrides_reach_the_rl_settings(monkeypatch, tmp_path):
 
     monkeypatch.setattr(rl, "run_latent_rl", fake_run)
     monkeypatch.setattr(rl, "markdown", lambda res: "")
-    args = ["--temperature", "1.5", "--generations", "16", "--sampling-tries", "4", "--learning-rate", "1e-3"]
+    args = ["--temperature", "0.7", "--generations", "16", "--sampling-tries", "3", "--learning-rate", "1e-3"]
     assert main(["experiment", "latent-rl", "--split", "val", "--out", str(tmp_path), *args]) == 0
     s, split = seen["s"]
-    assert (s.temperature, s.generations, s.max_sampling_tries, s.learning_rate, split) == (1.5, 16, 4, 1e-3, "val")
+    assert (s.temperature, s.generations, s.max_sampling_tries, s.learning_rate, split) == (0.7, 16, 3, 1e-3, "val")
     assert (s.steps, s.prompts) == (RL_MODES["full"].steps, RL_MODES["full"].prompts)  # the rest untouched

@@ -101,7 +101,9 @@ def test_a_tiny_grid_trains_scores_and_records_every_run(tmp_path):
     base = replace(MODES["quick"], arms=("latent", "text"), steps=4, sft_workers=1)
     configs = tuning.tuning_configs(base, grid=((2, 1e-2), (4, 1e-2)), seeds=(0,))
     points = tuning.run_grid(tmp_path, configs, "val", "tuning")
-    assert len(points) == 4 and {(p.arm, p.steps) for p in points} == {(a, s) for a in ("latent", "text") for s in (2, 4)}
+    assert len(points) == 4 and {(p.arm, p.steps) for p in points} == {
+        (a, s) for a in ("latent", "text") for s in (2, 4)
+    }
     assert all(p.accuracy is not None and 0 <= p.accuracy <= 100 and p.n == base.n_val for p in points)
     saved = json.loads((tmp_path / "tuning.json").read_text())
     assert [pt["run"] for pt in saved["points"]] == [p.run for p in points]

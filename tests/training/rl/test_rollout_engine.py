@@ -124,3 +124,20 @@ def test_stray_latent_ids_are_banned_from_sampling_only():
     graph = no_stray_latent(3)
     assert hasattr(graph, "graph_call")
     assert torch.isinf(graph.graph_call(torch.zeros(2, dtype=torch.long), scores)[:, 3]).all()
+
+
+def test_vision_placeholders_are_banned_too():
+    """A sampled `<|video_pad|>` made the trainer's forward fail ("tokens: 257, features: 256", toy RL at temperature
+    1.5): the rollout bans the tokenizer's image and video placeholders with `<|latent|>`."""
+    from transformers import AutoTokenizer
+
+    from future_l1.model.processor import qwen_tokenizer_dir
+    from future_l1.training.rl.rollout import no_stray_latent, vision_placeholder_ids
+
+    tok = AutoTokenizer.from_pretrained(qwen_tokenizer_dir())
+    ids = vision_placeholder_ids(tok)
+    assert ids == [tok.convert_tokens_to_ids("<|image_pad|>"), tok.convert_tokens_to_ids("<|video_pad|>")]
+    vocab = max(ids) + 2
+    out = no_stray_latent(3, also=ids).graph_call(torch.zeros(1, dtype=torch.long), torch.zeros(1, vocab))
+    banned = torch.isinf(out[0]).nonzero().flatten().tolist()
+    assert banned == sorted([3, *ids])
