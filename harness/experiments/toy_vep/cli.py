@@ -92,6 +92,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "learning_rate": args.learning_rate, "batch_size": args.batch_size, "sft_workers": args.workers,
         "arms": tuple(dict.fromkeys(args.arms)) if args.arms else None,
     }  # fmt: skip
+    if args.steps or args.learning_rate:  # an explicit setting wins over every arm's tuned one
+        overrides["tuned"] = ()
     if args.random_vision:
         overrides["toy_vision"] = False
     if args.question_images:

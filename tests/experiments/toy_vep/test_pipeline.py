@@ -223,4 +223,5 @@ def test_cache_names_are_unchanged_by_the_move():
     assert pipeline.base_checkpoint_name(0, 128 * 128) == f"toy-vep-base-seed0-px16384-domain-641f45865a2f-{encoder}"
     assert pipeline.base_checkpoint_name(1, 64, vision=False, toy_vocabulary=False) == "toy-vep-base-seed1-px64"
     assert MODES["quick"].tag() == "v3-n96-st24-b4-lr0p01-vis2-qvid-voc641f45-lam0p1-L4-px16384"
-    assert MODES["full"].tag("text") == "v3-n1000-st600-b16-lr0p01-vis2-qvid-voc641f45-px16384"
+    assert MODES["full"].tag("text") == "v3-n1000-st1200-b16-lr0p003-vis2-qvid-voc641f45-px16384"  # tuned (b)
+    assert MODES["full"].tag() == "v3-n1000-st1200-b16-lr0p01-vis2-qvid-voc641f45-lam0p1-L4-px16384"

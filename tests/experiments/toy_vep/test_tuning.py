@@ -19,7 +19,7 @@ def _p(arm, seed, steps, lr, acc, n_train=1000):
 
 
 def test_tuned_settings_rename_only_their_own_arms_checkpoints():
-    full = MODES["full"]
+    full = replace(MODES["full"], tuned=())
     tuned = replace(full, tuned=(("text", 300, 3e-3),))
     assert tuned.tag("text") == replace(full, steps=300, learning_rate=3e-3).tag("text") != full.tag("text")
     for arm in TRAINED:
@@ -41,7 +41,7 @@ def test_train_uses_the_arms_tuned_steps(tmp_path, monkeypatch):
         return path
 
     monkeypatch.setattr(pipeline, "_build_once", fake_build_once)
-    tuned = replace(MODES["full"], tuned=(("text", 300, 3e-3),))
+    tuned = replace(MODES["full"], tuned=(("text", 300, 3e-3),))  # latent untuned: the mode's 600 steps
     pipeline.train(tmp_path, tuned, "text", 0, tmp_path / "train.json")
     assert seen["path"].parent.name == tuned.tag("text") and "-st300-" in seen["path"].parent.name
     pipeline.train(tmp_path, tuned, "latent", 0, tmp_path / "train.json")
@@ -87,6 +87,23 @@ def test_size_configs_keep_the_tuned_settings():
     configs = tuning.size_configs(tuned)
     assert [s.n_train for s in configs] == list(tuning.SIZES)
     assert all(s.for_arm("text").steps == 300 and s.tuned == tuned.tuned for s in configs)
+
+
+def test_the_full_mode_uses_the_val_chosen_settings_and_an_explicit_one_wins(tmp_path):
+    import argparse
+
+    from future_l1.harness.experiments.toy_vep import cli
+    from future_l1.harness.experiments.toy_vep.settings import TUNED
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    default = cli.settings_from_args(parser.parse_args(["experiment", "latent-vs-text"]))
+    assert {arm for arm, _, _ in default.tuned} == set(TRAINED) and default.tuned == TUNED
+    assert all(default.tag(arm) == default.for_arm(arm).tag(arm) for arm in TRAINED)
+    for flag in (["--steps", "50"], ["--learning-rate", "0.02"]):
+        s = cli.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", *flag]))
+        assert s.tuned == () and s.for_arm("text") == s  # the given value reaches every arm
+    assert cli.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", "--steps", "50"])).steps == 50
 
 
 def test_the_grid_modes_are_exclusive_command_line_flags(capsys):
