@@ -1,8 +1,8 @@
 """`future-l1 experiment latent-rl`: does LA-DAPO improve on latent SFT, and do its latent rewards help? (issue 27)
 
-It starts from the toy experiment's latent-SFT checkpoints (arm (a) of `latent-vs-text`, trained by the same
-`pipeline.train`, so the two experiments share them), runs LA-DAPO (`training.rl.run.run_rl`, the product's RL
-stack) on the toy VEP training split, and evaluates through the harness on val or test, per seed:
+It starts from the toy experiment's latent-SFT checkpoints (arm (a) of `latent-vs-text` at 600 steps, lr 1e-2, the
+setting its RL settings were chosen from; trained by the same `pipeline.train`), runs LA-DAPO
+(`training.rl.run.run_rl`, the product's RL stack) on the toy VEP training split, and evaluates through the harness on val or test, per seed:
 
 - (a) latent SFT, the starting point;
 - (e) LA-DAPO with all rewards (Eq. 7: accuracy, format, R_ctr, R_div);
