@@ -152,10 +152,11 @@ class FutureL1ModelArgs(BaseModel):
         "none",
         "A latent intervention applied inside the decoder (issue 29, model/interventions.py): none, zero (fed-back "
         "vectors replaced by zeros), mean (by the run's mean latent), noise:SIGMA (Gaussian noise of SIGMA times the "
-        "vector's norm), shuffle (another sample's vector of the same step), budget:K (every span exactly K steps).",
-        "none, zero, mean, noise:SIGMA, shuffle or budget:K",
+        "vector's norm), random (a Gaussian vector of the vector's norm instead), shuffle (another sample's vector of "
+        "the same step), budget:K (every span exactly K steps).",
+        "none, zero, mean, noise:SIGMA, random, shuffle or budget:K",
     )
-    latent_intervention_seed: int = _arg(0, "Seed of the intervention's random draws (noise).", "an integer")
+    latent_intervention_seed: int = _arg(0, "Seed of the intervention's random draws (noise, random).", "an integer")
     # -- decoder -----------------------------------------------------------------------------------------------------
     decoder: Literal["auto", "fast", "eager"] = _arg(
         "auto",

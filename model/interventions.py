@@ -9,6 +9,8 @@ Kinds (the `future_l1` adapter's `latent_intervention=` argument):
 - `noise:σ`: x + σ·‖x‖·z/√H with z ~ N(0, I), so the noise has about σ times the vector's norm. z comes from a table
   of 1,024 seeded draws (`latent_intervention_seed`), indexed by the row's decoding step and its prompt length: the
   same sample gets the same noise in the eager and the fast path and whatever else is in its batch;
+- `random`: every fed-back vector is replaced by ‖x‖·z/√H, a Gaussian vector of about the vector's own norm, from the
+  same seeded table as `noise` (the content is gone, the scale the model expects is kept);
 - `shuffle`: each row gets the vector another row of the batch produces at the same step: the next still-running row
   in batch (slot) order, cyclically. A row with no other running row (batch of 1, or the last one left) gets the
   vector the run's most recent earlier row produced at the same step (a donor bank indexed by the step); the first
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-KINDS = ("none", "zero", "mean", "noise", "shuffle", "budget")
+KINDS = ("none", "zero", "mean", "noise", "random", "shuffle", "budget")
 NOISE_TABLE = 1024  # distinct noise draws (rows of the table)
 BANK_STEPS = 4096  # decoding steps the shuffle donor bank covers (later steps share the last entry)
 
@@ -51,7 +53,7 @@ class InterventionSpec:
         kind, _, arg = word.partition(":")
         if kind not in KINDS:
             raise InterventionError(f"unknown latent intervention {text!r}: expected one of none, zero, mean, "
-                                    "noise:SIGMA, shuffle, budget:K")  # fmt: skip
+                                    "noise:SIGMA, random, shuffle, budget:K")  # fmt: skip
         if kind == "noise":
             try:
                 sigma = float(arg)
@@ -77,7 +79,7 @@ class InterventionSpec:
 
     @property
     def touches_vectors(self) -> bool:
-        return self.kind in ("zero", "mean", "noise", "shuffle")
+        return self.kind in ("zero", "mean", "noise", "random", "shuffle")
 
 
 def span_budget(cap: int, fixed: bool, intervention: LatentIntervention | None) -> tuple[int, bool]:
@@ -104,7 +106,11 @@ class LatentIntervention:
         if st is not None and st["device"] == device and st["hidden"] == hidden and st["dtype"] == dtype:
             return st
         gen = torch.Generator().manual_seed(self.seed)
-        table = torch.randn(NOISE_TABLE, hidden, generator=gen) if self.spec.kind == "noise" else torch.zeros(1, 1)
+        table = (
+            torch.randn(NOISE_TABLE, hidden, generator=gen)
+            if self.spec.kind in ("noise", "random")
+            else torch.zeros(1, 1)
+        )
         self._state = st = {
             "device": device, "hidden": hidden, "dtype": dtype,
             "noise": table.to(device),
@@ -138,11 +144,11 @@ class LatentIntervention:
             st["sum"].add_(own.sum(0))
             st["count"].add_(emit.float().sum())
             return out
-        if kind == "noise":
+        if kind in ("noise", "random"):
             idx = (step + prompt_len * 7919) % st["noise"].shape[0]
-            z = st["noise"][idx]
             x = feed.float()
-            return (x + self.spec.sigma * x.norm(dim=-1, keepdim=True) * z / math.sqrt(H)).to(feed.dtype)
+            draw = x.norm(dim=-1, keepdim=True) * st["noise"][idx] / math.sqrt(H)  # about x's norm
+            return (x + self.spec.sigma * draw if kind == "noise" else draw).to(feed.dtype)
         # shuffle
         arange = torch.arange(B, device=feed.device)
         slot = step.clamp(min=0, max=st["bank"].shape[0] - 1)

@@ -5,7 +5,7 @@ Model args (`--model_args k=v,...`, plus lmms-eval's batch_size / max_batch_size
 pretrained (required), latent, max_latent_token, fixed_latent_budget (false | true | K), latent_multiplier,
 loose_latent_budget, head_prefer, dtype, attn_implementation, max_num_frames (32), min_pixels (200,704), max_pixels
 (1,605,632), max_new_tokens (8192), seed, save_latents=DIR (npz sidecar per sample), latent_intervention (none |
-zero | mean | noise:SIGMA | shuffle | budget:K) and latent_intervention_seed, decoder (auto | fast | eager),
+zero | mean | noise:SIGMA | random | shuffle | budget:K) and latent_intervention_seed, decoder (auto | fast | eager),
 compile, attn (matmul), batch_size, max_batch_size, device. An unknown key or a bad value is a ValueError
 (`ModelArgsError`) that names it and says what is expected.
 

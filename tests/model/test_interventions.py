@@ -60,7 +60,8 @@ def latent_inputs(outs, seen, row):
 def test_parse_and_adapter_argument():
     assert str(InterventionSpec.parse("noise:0.50")) == "noise:0.5"
     assert InterventionSpec.parse("budget:0") == InterventionSpec("budget", k=0)
-    for bad in ("noise", "noise:-1", "budget:x", "zero:1", "swap"):
+    assert InterventionSpec.parse("Random") == InterventionSpec("random")
+    for bad in ("noise", "noise:-1", "budget:x", "zero:1", "swap", "random:1"):
         with pytest.raises(InterventionError):
             InterventionSpec.parse(bad)
     args = FutureL1ModelArgs.from_model_args(pretrained="x", latent_intervention="NOISE:0.25")
@@ -98,6 +99,20 @@ def test_noise_has_the_given_scale(model, batch):
             ratio = float((fed - own).norm() / own.norm())
             assert 0.6 * sigma < ratio < 1.4 * sigma, (sigma, ratio)
     again, _ = decode(model, batch, LatentIntervention("noise:1.0", seed=3))
+    assert all(torch.equal(a.latents, b.latents) for a, b in zip(outs, again, strict=True))  # seeded
+
+
+def test_random_replaces_the_vector_by_a_draw_of_its_norm(model, batch):
+    plain, _ = decode(model, batch)
+    outs, seen = decode(model, batch, LatentIntervention("random", seed=3))
+    noise, _ = decode(model, batch, LatentIntervention("noise:1", seed=3))
+    for row in range(len(outs)):
+        own = plain[row].latents[0]  # a span's first vector depends only on the prompt: the same in every run
+        fed = latent_inputs(outs, seen, row)[0]
+        assert 0.6 < float(fed.norm() / own.norm()) < 1.4  # the scale the model expects
+        assert abs(float(torch.nn.functional.cosine_similarity(fed, own, dim=0))) < 0.5  # none of its direction
+        assert torch.allclose(fed, noise[row].latents[0] - own, atol=1e-5)  # the very draw that noise:1 adds
+    again, _ = decode(model, batch, LatentIntervention("random", seed=3))
     assert all(torch.equal(a.latents, b.latents) for a, b in zip(outs, again, strict=True))  # seeded
 
 

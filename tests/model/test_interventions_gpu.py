@@ -20,8 +20,8 @@ from future_l1.model.tokens import LatentIds
 
 BENCH = bench_module()
 IDS = LatentIds(BENCH.LATENT, BENCH.LATENT_START, BENCH.LATENT_END)
-KINDS = ["zero", "mean", "noise:0.5", "shuffle", "budget:0", "budget:2"]
-CPU_KINDS = ("noise:0.5", "shuffle")  # the fast tier runs the two with run state; the GPU run covers all
+KINDS = ["zero", "mean", "noise:0.5", "random", "shuffle", "budget:0", "budget:2"]
+CPU_KINDS = ("noise:0.5", "random", "shuffle")  # the fast tier: run state and draws; the GPU run covers all
 GPU = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 CASES = [pytest.param(k, "cuda", id=f"{k}-cuda", marks=GPU) for k in KINDS]
 CASES += [pytest.param(k, "cpu", id=f"{k}-cpu") for k in CPU_KINDS]

@@ -12,8 +12,9 @@ them to (b):
   frame-12 targets; supervised as text, so the model must generate it before answering;
 - `aux` (supervision without feedback): (b) plus a linear head that regresses the frame-12 tokens from the hidden
   state before `<answer>`, with (a)'s λ and loss, nothing fed back (`training.aux_head`);
-- `latent_noise`, `latent_mean` (content at inference): (a)'s checkpoint decoded with uninformative latents
-  (`model.interventions`: noise of the vector's own norm, and the run's mean fed-back vector), next to the swap probe.
+- `latent_noise`, `latent_mean`, `latent_random` (content at inference): (a)'s checkpoint decoded with perturbed or
+  uninformative latents (`model.interventions`: noise of the vector's own norm added, the run's mean fed-back vector,
+  and a Gaussian draw of the vector's norm instead of it), next to the swap probe.
 """
 
 from __future__ import annotations

@@ -18,10 +18,15 @@ TRAINED = ("latent", "text", "pause", "cot", "aux")
 # Evaluated arms, each with the trained arm whose checkpoint it decodes; (d) is the answer prior
 CHECKPOINT = {
     "latent": "latent", "text": "text", "latent_off": "latent", "latent_noise": "latent", "latent_mean": "latent",
-    "pause": "pause", "cot": "cot", "aux": "aux",
+    "latent_random": "latent", "pause": "pause", "cot": "cot", "aux": "aux",
 }  # fmt: skip
 VARIANTS = tuple(CHECKPOINT)
-LATENT_DECODED = ("latent", "latent_noise", "latent_mean")  # decoded with latent decoding on (the rest: text only)
+LATENT_DECODED = (
+    "latent",
+    "latent_noise",
+    "latent_mean",
+    "latent_random",
+)  # decoded with latent decoding on (the rest: text only)
 PRIOR = "answer_prior"
 LABELS = {
     "latent": "(a) latent SFT",
@@ -29,6 +34,7 @@ LABELS = {
     "latent_off": "(c) latent SFT, latent decoding off",
     "latent_noise": "(a) with noise latents (noise:1)",
     "latent_mean": "(a) with mean latents",
+    "latent_random": "(a) with random latents (random)",
     "pause": "(b) + L_max pause tokens (compute-matched)",
     "cot": "(b) + CoT stating the frame-12 content (information-matched)",
     "aux": "(b) + aux head regressing frame 12, no feedback",
@@ -40,7 +46,7 @@ def interventions() -> dict[str, str]:
     """The `latent_intervention` each arm decodes (a)'s checkpoint with (model/interventions.py)."""
     from future_l1.harness.experiments.toy_vep.controls import NOISE_SIGMA
 
-    return {"latent_noise": f"noise:{NOISE_SIGMA:g}", "latent_mean": "mean"}
+    return {"latent_noise": f"noise:{NOISE_SIGMA:g}", "latent_mean": "mean", "latent_random": "random"}
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,17 @@ def test_every_trained_arm_has_its_own_checkpoint_name_and_the_old_ones_are_unch
     assert other.tag("pause") != tags["pause"]  # the pause count is L_max
     assert other.tag("aux") != tags["aux"]  # the aux head regresses L_max tokens with λ
     assert other.tag("cot") == tags["cot"]  # the chain of thought depends on neither
-    assert set(VARIANTS) >= {"latent", "text", "latent_off", "pause", "cot", "aux", "latent_noise", "latent_mean"}
+    assert set(VARIANTS) >= {
+        "latent",
+        "text",
+        "latent_off",
+        "pause",
+        "cot",
+        "aux",
+        "latent_noise",
+        "latent_mean",
+        "latent_random",
+    }
 
 
 def test_the_aux_head_reads_the_token_before_the_answer_and_gets_the_frame_as_targets(tmp_path):

@@ -120,7 +120,7 @@ def test_quick_mode_end_to_end_and_bit_reproducible(tmp_path, capsys):
         (suite,) = (first / "suites").glob(f"*-{variant}-s0.yaml")
         (model,) = yaml.safe_load(suite.read_text())["models"]
         assert model["args"]["latent"] is (variant in LATENT_DECODED), variant
-        assert model["args"].get("latent_intervention") == {"latent_noise": "noise:1", "latent_mean": "mean"}.get(
+        assert model["args"].get("latent_intervention") == {"latent_noise": "noise:1", "latent_mean": "mean", "latent_random": "random"}.get(
             variant)  # fmt: skip
         checkpoints[variant] = model["args"]["pretrained"]
     assert all(checkpoints[v] == checkpoints[CHECKPOINT[v]] for v in VARIANTS)
@@ -187,7 +187,7 @@ def test_cli_flags_bring_back_the_earlier_setup_under_other_checkpoint_names():
         assert old.tag(variant) != default.tag(variant)  # never reuses a checkpoint of the other setup
     arms = cli.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", "--arms", "latent", "text"]))
     assert arms.arms == ("latent", "text") and arms.variants() == ("latent", "text", "latent_off", "latent_noise",
-                                                                   "latent_mean")  # fmt: skip
+                                                                   "latent_mean", "latent_random")  # fmt: skip
     assert cli.TRAINED_ARMS == TRAINED
 
 
