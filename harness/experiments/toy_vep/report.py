@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from future_l1.harness.experiments.toy_vep.settings import LABELS, PRIOR, VARIANTS, ExperimentResult
+from future_l1.harness.experiments.toy_vep.settings import LABELS, PRIOR, VARIANTS, ExperimentResult, Settings
 
 
 def probe_table(probes: dict) -> list[str]:
@@ -86,13 +86,21 @@ def probe_table(probes: dict) -> list[str]:
     return lines
 
 
+def _schedule(s: Settings) -> str:
+    """Steps and learning rate: one pair, or each arm's val-chosen pair (`Settings.tuned`)."""
+    if not s.tuned:
+        return f"{s.steps} steps, lr {s.learning_rate:g}"
+    arms = ", ".join(f"{arm} {s.for_arm(arm).steps} / {s.for_arm(arm).learning_rate:g}" for arm in s.arms)
+    return f"steps / lr tuned per arm on val ({arms})"
+
+
 def markdown(res: ExperimentResult) -> str:
     s = res.settings
     lines = [
         f"## Toy VEP: latent SFT vs text-only SFT and the controls ({res.split} split)",
         "",
         f"Settings: {s.n_train} training items, {s.n_test if res.split == 'test' else s.n_val} {res.split} items, "
-        f"seeds {list(s.seeds)}, {s.steps} steps × batch {s.batch_size}, lr {s.learning_rate:g}, "
+        f"seeds {list(s.seeds)}, {_schedule(s)}, batch {s.batch_size}, "
         f"λ = {s.latent_lambda:g}, L_max = {s.max_latent_token}; vision encoder: "
         f"{'pretrained toy encoder' if s.toy_vision else 'random'}; question frames in SFT: "
         f"{'video (the evaluation layout)' if s.question_video else 'images (Future-L1-50K layout)'}; vocabulary: "

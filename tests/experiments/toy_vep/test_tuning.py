@@ -126,3 +126,16 @@ def test_a_tiny_grid_trains_scores_and_records_every_run(tmp_path):
     assert [pt["run"] for pt in saved["points"]] == [p.run for p in points]
     assert (tmp_path / "tuning.md").read_text().count("\n") == 2 + 4
     assert set(tuning.choose(points)) == {"latent", "text"}
+
+
+def test_the_report_names_each_arms_tuned_settings():
+    from pathlib import Path
+
+    from future_l1.harness.experiments.toy_vep.report import markdown
+    from future_l1.harness.experiments.toy_vep.settings import ExperimentResult
+
+    tuned = replace(MODES["full"], tuned=(("text", 300, 3e-3),), arms=("latent", "text"))
+    text = markdown(ExperimentResult(out=Path("unused"), split="test", settings=tuned))
+    assert "tuned per arm on val (latent 600 / 0.01, text 300 / 0.003)" in text
+    plain = markdown(ExperimentResult(out=Path("unused"), split="test", settings=replace(tuned, tuned=())))
+    assert "600 steps, lr 0.01" in plain and "tuned" not in plain
