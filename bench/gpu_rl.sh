@@ -3,10 +3,10 @@
 # optimiser step, the session freed) and of the fast decoder itself, then bench/rl_smoke.py at the 2B and the 8B
 # shape with every rollout engine in one process each (fast-compile, fast, eager: before and after in one run).
 # Run from the repo root on the device machine: `WHEELS=<dir of .whl files> bash bench/gpu_rl.sh` (wheels: trl
-# 1.16.0 and datasets 5.2.0 with its small dependencies, as for gpu_issue25.sh: the /work/main/.whl folder).
+# 1.16.0 and datasets 5.2.0 with its small dependencies, as for gpu_issue25.sh: the repo's .whl folder, carried).
 # STAGES picks stages (default: all, in this order); ENGINES_2B / ENGINES_8B pick the engines; RL_ARGS adds
 # bench/rl_smoke.py arguments. Stages share one deadline (DEADLINE_S, default 570 s); each writes JSON and a log to
-# /tmp/res, packed into $OUT/results.tgz after every stage (unpack it into bench/results/issue27/).
+# $R (gpu_setup.sh), packed into $OUT/results.tgz after every stage (unpack it into bench/results/issue27/).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false TRL_EXPERIMENTAL_SILENCE=1
 DEFAULT_STAGES="gpu_tests rl_2b rl_8b" DEFAULT_DEADLINE_S=570
