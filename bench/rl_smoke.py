@@ -11,13 +11,16 @@ rest is sampled until `--max-new` tokens. Writes s/step, the rollout's share of 
 
 `--rollout` lists rollout engines run one after the other in this process on the same checkpoint and rows (issue
 27: before and after in one run): `eager` = `LatentDecoder` (the earlier figures), `fast` = `FastLatentDecoder`
-with CUDA graphs and continuous batching, `fast-compile` = the same with the decode layer compiled. The JSON holds
-one entry per engine under `runs`, plus the machine and library versions; it is rewritten after every logged step.
+with CUDA graphs and continuous batching, `fast-compile` = the same with the decode layer compiled,
+`fast-compile-unshared` = that engine before group sharing (each rollout prefilled, a full gc at each release).
+The JSON holds one entry per engine under `runs`, plus the machine and library versions; it is rewritten after every
+logged step.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import statistics
@@ -101,7 +104,31 @@ def write_rows(folder: Path, n: int, side: int) -> Path:
     return out
 
 
-ENGINES = {"eager": ("eager", False), "fast": ("fast", False), "fast-compile": ("fast", True)}
+ENGINES = {"eager": ("eager", False), "fast": ("fast", False), "fast-compile": ("fast", True),
+           "fast-compile-unshared": ("fast", True)}  # fmt: skip
+
+
+class unshared:  # used like a context manager
+    """The fast engine as it was before group sharing (issue 27, 2026-12-06): every rollout prefilled on its own (a
+    shallow copy per rollout breaks the shared sample object) and a full `gc.collect()` at each cache release."""
+
+    def __enter__(self):
+        import gc
+
+        from future_l1.model import continuous
+        from future_l1.training.rl.rollout import LatentRollout
+
+        self.saved = (LatentRollout._fast, continuous._release)
+        fast, release = self.saved
+        LatentRollout._fast = lambda ro, model, flat, gen: fast(ro, model, [(g, dict(e)) for g, e in flat], gen)
+        continuous._release = lambda device, collect=False: (gc.collect(), release(device))[1]
+        return self
+
+    def __exit__(self, *exc):
+        from future_l1.model import continuous
+        from future_l1.training.rl.rollout import LatentRollout
+
+        LatentRollout._fast, continuous._release = self.saved
 
 
 def main() -> None:
@@ -150,9 +177,10 @@ def main() -> None:
 
     for name in engines:
         try:
-            doc["runs"][name] = run_engine(
-                args, name, shape, cuda, tmp, rows, lambda r, n=name: (doc["runs"].__setitem__(n, r), write())
-            )
+            with unshared() if name.endswith("-unshared") else contextlib.nullcontext():
+                doc["runs"][name] = run_engine(
+                    args, name, shape, cuda, tmp, rows, lambda r, n=name: (doc["runs"].__setitem__(n, r), write())
+                )
         except Exception as exc:  # one engine failing must not lose the others' figures
             import traceback
 

@@ -4,6 +4,10 @@
 prepare media in a background thread), keeps up to `slots` rows decoding, and yields one `SessionResult` per item as
 it finishes (not in input order). Keys are the caller's; they may repeat.
 
+Groups: items whose sample is the very same object (LA-DAPO's n rollouts of one prompt) are prefilled once; the
+others of the group take copies of that row's prompt KV and state (`DecodeSession.admit_copy`), so a group of 8
+costs one prompt's prefill and vision encoding instead of 8. They then decode as independent rows.
+
 Prefill between decode steps: new rows are admitted at polling points (every `poll_every` steps), in chunks of at
 most `prefill_rows` prompts and at most `decoder.prefill_tokens` prompt tokens (at least one prompt): at the real
 FutureBench size (about 11.9k tokens a prompt) a chunk is one prompt, four 3.3k-token prompts share one. At each
@@ -64,6 +68,7 @@ class ScheduleStats:
     capture_s: float = 0.0
     decode_steps: int = 0
     prefill_tokens: int = 0
+    copied_rows: int = 0  # rows admitted as copies of a prefilled row of the same sample object (no prefill)
     session_bytes: int = 0  # cache and state of the largest session
     answered: int = 0
     errors: int = 0
@@ -96,8 +101,13 @@ def _is_oom(exc: BaseException | None) -> bool:
     return False
 
 
-def _release(device: torch.device) -> None:
-    gc.collect()
+def _release(device: torch.device, *, collect: bool = False) -> None:
+    """Hand cached device blocks back. `collect`: run the cyclic garbage collector first, needed only after an
+    exception (its traceback's frames hold tensors in cycles). A session is otherwise freed by reference counting
+    (tests/model/test_model_continuous_groups.py checks it with the collector off), and a full collection costs
+    0.1-0.2 s in a trainer's process (issue 27: two per LA-DAPO rollout)."""
+    if collect:
+        gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
@@ -139,20 +149,37 @@ def continuous_decode(
         stats.events.append(message)
         log.warning(message)
 
-    def take(n: int, block: bool) -> list[tuple[object, object]]:
+    def take(prompts: int, room: int, block: bool) -> list[tuple[object, object]]:
+        """Up to `room` items holding at most `prompts` distinct samples: an item whose sample is the very object of
+        one already taken (a group of rollouts of one prompt) joins the chunk as a copy, with no prefill of its own."""
         nonlocal exhausted
-        out = []
-        while len(out) < n and waiting:
-            out.append(waiting.popleft())
-        while len(out) < n and not exhausted:
-            if ready is not None and (out or not block) and not ready():
-                break
-            t = time.perf_counter()
-            try:
-                out.append(next(stream))
-            except StopIteration:
-                exhausted = True
-            stats.input_wait_s += time.perf_counter() - t
+        out: list[tuple[object, object]] = []
+        seen: set[int] = set()
+
+        def fits(item) -> bool:
+            return id(item[1]) in seen or len(seen) < prompts
+
+        while len(out) < room:
+            if waiting:
+                if not fits(waiting[0]):
+                    break
+                item = waiting.popleft()
+            else:
+                if exhausted or (ready is not None and (out or not block) and not ready()):
+                    break
+                t = time.perf_counter()
+                try:
+                    item = next(stream)
+                except StopIteration:
+                    exhausted = True
+                    break
+                finally:
+                    stats.input_wait_s += time.perf_counter() - t
+                if not fits(item):
+                    waiting.appendleft(item)
+                    break
+            out.append(item)
+            seen.add(id(item[1]))
         return out
 
     def failure(item, exc: BaseException) -> SessionResult:
@@ -195,26 +222,49 @@ def continuous_decode(
         oom: str | None = None
         building = False
         try:
+            first: dict[int, int] = {}  # id(sample) -> its first position in the chunk, which is prefilled
+            for i, (_, sample) in enumerate(chunk):
+                first.setdefault(id(sample), i)
+            unique = list(first.values())
             t = time.perf_counter()
-            batch = collate([s for _, s in chunk])
+            batch = collate([chunk[i][1] for i in unique])
             stats.collate_s += time.perf_counter() - t
             if session is None:
                 building = True
-                session = new_session(batch, len(chunk))
+                session = new_session(batch, len(unique))
                 decoder.last_session = session  # while it runs; dropped at the end so that its cache is freed
                 stats.session_bytes = max(stats.session_bytes, session.memory_bytes())
                 building = False
+            free = session.free_slots()
+            if len(chunk) > len(free):  # the first chunk's copies outnumber the planned slots: the rest waits
+                waiting.extendleft(reversed(chunk[len(free) :]))
+                chunk = chunk[: len(free)]
+                kept = [i for i in unique if i < len(chunk)]
+                if kept != unique:
+                    unique = kept
+                    batch = collate([chunk[i][1] for i in unique])
             ids = [next(tickets) for _ in chunk]
+            slot_of = dict(zip(unique, free, strict=False))  # chunk position -> slot, prefilled rows first
+            copies = [i for i in range(len(chunk)) if i not in slot_of]
+            slot_of.update(zip(copies, free[len(unique) :], strict=False))
             inflight.update(zip(ids, chunk, strict=True))
             t = time.perf_counter()
             try:
-                session.admit(batch, ids)
+                session.admit(batch, [ids[i] for i in unique], [slot_of[i] for i in unique])
+                by_source: dict[int, list[int]] = {}  # the prompt's KV, state and first logits, copied from its row
+                for i in copies:
+                    by_source.setdefault(slot_of[first[id(chunk[i][1])]], []).append(i)
+                for src, members in by_source.items():
+                    session.admit_copy(src, [slot_of[i] for i in members], [ids[i] for i in members])
             except BaseException:
                 for i in ids:
                     inflight.pop(i, None)
+                for slot in slot_of.values():  # nothing half-admitted keeps a slot
+                    session.rows.pop(slot, None)
                 raise
             stats.prefill_s += time.perf_counter() - t
             stats.prefill_tokens += int(batch["attention_mask"].sum())
+            stats.copied_rows += len(copies)
         except Exception as exc:
             if not _is_oom(exc):
                 if len(chunk) == 1:
@@ -230,8 +280,8 @@ def continuous_decode(
         batch = None
         stats.oom_retries += 1
         attempted = session.slots if session is not None else stats.slots
-        if len(chunk) > 1 and not building:
-            chunk_rows = max_rows = max(1, len(chunk) // 2)
+        if len({id(sample) for _, sample in chunk}) > 1 and not building:
+            chunk_rows = max_rows = max(1, len({id(sample) for _, sample in chunk}) // 2)
             waiting.extendleft(reversed(chunk))
             note(f"future_l1 fast decoder: out of memory in a prefill of {len(chunk)} prompts; prefill chunks of "
                  f"{chunk_rows} from now on, the prompts are retried ({oom})")  # fmt: skip
@@ -251,59 +301,66 @@ def continuous_decode(
                  f"retrying with {cap} ({oom})")  # fmt: skip
         else:
             note(f"future_l1 fast decoder: a prompt does not fit in memory even alone; answered with an error ({oom})")
-            yield failure(chunk[0], torch.OutOfMemoryError(oom))
-        _release(decoder.device)
+            for item in chunk:  # copies of the prompt (`take`) fail with it
+                yield failure(item, torch.OutOfMemoryError(oom))
+        _release(decoder.device, collect=True)
 
-    while True:
-        while not drain and (session is None or session.free_slots()):  # fill every free slot
-            room = len(session.free_slots()) if session is not None else cap
-            chunk = take(min(room, chunk_rows), block=session is None or not session.rows)
-            if not chunk:
-                break
-            yield from admit(chunk)
-        if session is None or not session.rows:
-            if session is not None and drain:
+    try:
+        while True:
+            while not drain and (session is None or session.free_slots()):  # fill every free slot
+                room = len(session.free_slots()) if session is not None else cap
+                chunk = take(chunk_rows, room, block=session is None or not session.rows)
+                if not chunk:
+                    break
+                yield from admit(chunk)
+            if session is None or not session.rows:
+                if session is not None and drain:
+                    session = None
+                    decoder.last_session = None
+                    drain = False
+                    _release(decoder.device)
+                if exhausted and not waiting:
+                    decoder.last_session = None
+                    return
+                continue
+            refill = not drain and (bool(waiting) or not exhausted) and bool(session.free_slots())
+            t, steps, capture = time.perf_counter(), session.step_count, session.capture_s
+            oom = None
+            try:
+                results = session.run(max_steps=decoder.poll_every if refill else None)
+            except Exception as exc:
+                if not _is_oom(exc):
+                    raise
+                oom = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            stats.decode_s += time.perf_counter() - t - (session.capture_s - capture)
+            stats.capture_s += session.capture_s - capture
+            stats.decode_steps += session.step_count - steps
+            if oom is not None:
+                stats.oom_retries += 1
+                rows = sorted(session.rows)
+                keys = [session.rows[s].key for s in rows]
+                again = [inflight.pop(k) for k in keys]  # type: ignore[call-overload]
+                slots_before = session.slots
                 session = None
                 decoder.last_session = None
-                drain = False
-                _release(decoder.device)
-            if exhausted and not waiting:
-                decoder.last_session = None
-                return
-            continue
-        refill = not drain and (bool(waiting) or not exhausted) and bool(session.free_slots())
-        t, steps, capture = time.perf_counter(), session.step_count, session.capture_s
-        oom = None
-        try:
-            results = session.run(max_steps=decoder.poll_every if refill else None)
-        except Exception as exc:
-            if not _is_oom(exc):
-                raise
-            oom = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        stats.decode_s += time.perf_counter() - t - (session.capture_s - capture)
-        stats.capture_s += session.capture_s - capture
-        stats.decode_steps += session.step_count - steps
-        if oom is not None:
-            stats.oom_retries += 1
-            rows = sorted(session.rows)
-            keys = [session.rows[s].key for s in rows]
-            again = [inflight.pop(k) for k in keys]  # type: ignore[call-overload]
-            slots_before = session.slots
-            session = None
-            decoder.last_session = None
-            if slots_before == 1:
-                note(f"future_l1 fast decoder: out of memory decoding one row alone; answered with an error ({oom})")
-                for item in again:
-                    yield failure(item, torch.OutOfMemoryError(oom))
-            else:
-                cap = max(1, slots_before // 2)
-                chunk_rows = 1
-                waiting.extendleft(reversed(again))
-                note(f"future_l1 fast decoder: out of memory in a decode step; its {len(again)} unfinished rows are "
-                     f"decoded again with {cap} slots ({oom})")  # fmt: skip
-            _release(decoder.device)
-            continue
-        for r in results:
-            item = inflight.pop(r.key)  # type: ignore[call-overload]
-            stats.answered += 1
-            yield SessionResult(item[0], r.output, r.prompt_tokens, r.latency_s, r.extra)
+                if slots_before == 1:
+                    note(
+                        f"future_l1 fast decoder: out of memory decoding one row alone; answered with an error ({oom})"
+                    )
+                    for item in again:
+                        yield failure(item, torch.OutOfMemoryError(oom))
+                else:
+                    cap = max(1, slots_before // 2)
+                    chunk_rows = 1
+                    waiting.extendleft(reversed(again))
+                    note(f"future_l1 fast decoder: out of memory in a decode step; its {len(again)} unfinished rows are "
+                         f"decoded again with {cap} slots ({oom})")  # fmt: skip
+                _release(decoder.device, collect=True)
+                continue
+            for r in results:
+                item = inflight.pop(r.key)  # type: ignore[call-overload]
+                stats.answered += 1
+                yield SessionResult(item[0], r.output, r.prompt_tokens, r.latency_s, r.extra)
+    finally:  # the nested functions form reference cycles (admit calls itself); the cache must not wait for gc
+        session = None
+        decoder.last_session = None

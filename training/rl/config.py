@@ -117,7 +117,13 @@ class LADAPOConfig(GRPOConfig):
                           "on). None: 4, or what TRL's steps_per_generation / generation_batch_size give when set; "
                           "1 = the authors' single on-policy step (the ratio is then always 1)."},
     )  # fmt: skip
-    rollout_batch_size: int = field(default=64, metadata={"help": "Rows decoded together during rollouts."})
+    rollout_batch_size: int = field(
+        default=64,
+        metadata={
+            "help": "Rows decoded together during rollouts; a multiple of num_generations keeps each group in one "
+            "prefill (the fast engine prefills a prompt once per group)."
+        },
+    )
     rollout_engine: str = field(
         default="auto",
         metadata={"help": "Rollout decoder (rollout.py): 'fast' = FastLatentDecoder (static cache, CUDA graphs, "

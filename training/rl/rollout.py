@@ -31,11 +31,14 @@ Why the fast decoder reads the live policy:
 Memory: the session (KV cache, decode state, graph pool) lives only for one rollout; it is released and torch's
 cached blocks are returned (`empty_cache`) before the training step, so the rollout's cache and the step's
 activations never coexist. The cost is a graph capture per KV bucket per rollout (`last_stats["capture_s"]`).
+A group's n rollouts share one sample object, so the scheduler prefills each prompt once and copies it into the
+group's slots (`model/continuous.py`, "Groups"; `last_stats["copied_rows"]`).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -191,7 +194,9 @@ class LatentRollout:
     def __call__(self, model, rows: Sequence[dict], seed: int = 0) -> dict:
         """Sample `num_generations` completions for each row (rows are distinct prompts); outputs are group-major."""
         n = self.settings.num_generations
+        t0 = time.perf_counter()
         encoded = [self.encode(r) for r in rows]
+        encode_s = time.perf_counter() - t0
         flat = [(g, e) for g, e in enumerate(encoded) for _ in range(n)]
         gen = GenerationSettings(
             max_new_tokens=self.settings.max_new_tokens, temperature=self.settings.temperature,
@@ -201,7 +206,9 @@ class LatentRollout:
         self.last_engine = select_engine(self.settings.engine, device)
         self.processor_in_use = no_stray_latent(self.latent_ids.latent, self.logits_processor,
                                                 also=vision_placeholder_ids(self.processor.tokenizer))  # fmt: skip
+        self.last_stats = {}
         outs = self._fast(model, flat, gen) if self.last_engine == "fast" else self._eager(model, flat, gen, seed)
+        self.last_stats["encode_s"] = encode_s
         result: dict[str, list] = {k: [] for k in (
             "prompt_ids", "completion_ids", "logprobs", "env_mask", "latents", "span_lengths", "text",
             "finish_reason", "group", "prompt_mm_token_type_ids", "vision",
@@ -256,10 +263,13 @@ class LatentRollout:
         finally:
             st = decoder.last_stats
             decoder.last_session = None
+            t0 = time.perf_counter()
             _release(decoder.device)  # the KV cache and graph pool go back before the training step
+            release_s = time.perf_counter() - t0
         self.last_stats = {
             "slots": st.slots, "session_gib": st.session_bytes / 2**30, "capture_s": st.capture_s,
-            "prefill_s": st.prefill_s, "decode_s": st.decode_s, "decode_steps": st.decode_steps,
+            "collate_s": st.collate_s, "prefill_s": st.prefill_s, "copied_rows": st.copied_rows,
+            "decode_s": st.decode_s, "decode_steps": st.decode_steps, "release_s": release_s,
             "oom_retries": st.oom_retries,
             "held_after_gib": ((torch.cuda.memory_allocated(decoder.device) - before) / 2**30) if cuda else 0.0,
         }  # fmt: skip
