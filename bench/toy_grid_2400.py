@@ -53,9 +53,10 @@ def paired(out: Path, points: list, name: str) -> list[str]:
     rows, lines = [], ["| (a) − arm | n | arm % | (a) % | (a) − arm, items [95% CI] | McNemar p | over seeds [95% CI] |",
                        "|---|---:|---:|---:|---|---:|---|"]  # fmt: skip
     for arm in (a for a in runs if a != "latent"):
-        [row] = compare_results([_pooled(runs[arm], LABELS[arm])], [_pooled(runs["latent"], LABELS["latent"])])
+        rows_ = compare_results([_pooled(runs[arm], LABELS[arm])], [_pooled(runs["latent"], LABELS["latent"])])
+        row = next(r for r in rows_ if r.split == "all")  # the per-hop splits are in the run reports
         seeds = seed_level(acc["latent"], acc[arm])
-        rows.append({"arm": arm, "pooled": row.__dict__, "seeds": seeds})
+        rows.append({"arm": arm, "pooled": [r.__dict__ for r in rows_], "seeds": seeds})
         lo, hi = seeds["ci"] or (float("nan"), float("nan"))
         lines.append(f"| {LABELS[arm]} | {row.n_shared} | {row.value_a:.1f} | {row.value_b:.1f} | {row.diff:+.1f} "
                      f"[{row.ci_low:+.1f}, {row.ci_high:+.1f}] | {row.p_value:.2g} | {seeds['mean']:+.1f} "
