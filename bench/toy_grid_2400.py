@@ -21,7 +21,7 @@ from future_l1.harness.experiments.toy_vep.settings import MODES
 
 def rounds() -> dict[int, list[tuple[str, str, list]]]:
     """round -> [(split, output name, configs)]."""
-    full = replace(MODES["full"], tuned=(), steps=2400)
+    full = replace(MODES["full"], tuned=(), steps=2400, fast_sft=False)  # the SFT path these rounds ran on
     two, five = (0, 1), (0, 1, 2, 3, 4)
     first = [replace(full, seeds=two, learning_rate=1e-2, arms=("latent",)),
              replace(full, seeds=two, learning_rate=3e-3, arms=("latent", "text"))]  # fmt: skip

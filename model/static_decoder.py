@@ -38,6 +38,15 @@ Deviations from `LatentDecoder` (outputs are unchanged; only wasted work differs
   processor in groups of equal generated length.
 - Sampling draws from the decoder's own seeded generator, but with a different random stream than the eager loop, so
   sampled outputs are reproducible run to run, not equal to the eager loop's.
+- Top-p without sorting (issue 27; `sampler="radix"`, the default when compiled): `top_p_keep` finds the same kept
+  set as the eager loop's sort-based `_top_p_filter` by a two-level radix select over the scores' bits with
+  fixed-point mass sums, and `sample_choice` (compiled with the step) races the kept tokens' probabilities against
+  the same exponential noise and returns the log-sum-exp the recorded log-probs need. The sort (a full sort of the
+  vocabulary per row and step), two softmaxes, the cumsum, the scatter and the full log_softmax go; the kept set
+  differs only where a token's preceding mass is within fp32 rounding (~1e-6) of top_p. `sampler="reference"` is the
+  sort-based path, the default uncompiled.
+- `fuse="copy"`: q|k|v and gate|up as fused copies made when the decoder is built, the model's Parameters untouched
+  (for RL, where the optimiser holds them and the decoder is rebuilt for each rollout): 1.85 GB more at the 2B shape.
 - Prefill chunking is by rows (the adapter admits at most `prefill_rows` prompts per prefill call), not by tokens:
   a video prompt runs through the vision tower whole.
 - `torch.compile` is optional (`compile=True`, the adapter's default on CUDA) and applies to `decode_layer` only, one
@@ -48,6 +57,8 @@ Deviations from `LatentDecoder` (outputs are unchanged; only wasted work differs
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -68,6 +79,8 @@ from future_l1.model.decoder import (
 from future_l1.model.interventions import span_budget
 from future_l1.model.tokens import LatentIds
 
+log = logging.getLogger(__name__)
+
 
 def kv_bytes_per_token(text_config, dtype: torch.dtype) -> int:
     """Bytes of K and V per token per row over all layers."""
@@ -85,6 +98,133 @@ def _apply_rotary(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torc
 
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
     return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+_RADIX = 1 << 16  # bins per radix level: top_p_keep resolves a 32-bit float key in two levels of 16 bits
+_MASS_ONE = 2**48  # probability mass in fixed point: integer sums are exact, so the kept set is reproducible
+
+
+def _cumsum(x: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Inclusive cumsum along the last dim of a 2-D integer tensor as two short scans (within chunks of `chunk`, then
+    over the chunks' totals): ATen's scan of a few long rows takes 0.19 ms for 16 x 151,936 on an H100 (issue 27's
+    profile), and inductor's split scan of such rows fails to compile (torch 2.11); integer sums are exact, so the
+    result is the one long scan's."""
+    B, N = x.shape
+    pad = -N % chunk
+    y = (F.pad(x, (0, pad)) if pad else x).view(B, -1, chunk).cumsum(-1)
+    totals = y[..., -1]
+    return (y + (totals.cumsum(-1) - totals)[..., None]).view(B, -1)[:, :N]
+
+
+def top_p_keep(scores: torch.Tensor, top_p: float, probs: torch.Tensor | None = None) -> torch.Tensor:
+    """The tokens `decoder._top_p_filter` keeps, as a bool mask [B, V], found without sorting the vocabulary.
+
+    The kept set of the sort-based filter is the smallest prefix of the descending order whose mass reaches `top_p`:
+    token x is kept iff the mass of the tokens before it, G(x), is at most `top_p`. Here G is computed by a radix
+    select over an order-preserving integer key of each fp32 score: level 1 sums the mass per bin of the key's high
+    16 bits (65,536 bins a row; a bf16 logit is exactly one bin) and finds the boundary bin, where the mass above
+    reaches `top_p`; level 2 does the same with the low 16 bits inside that bin, which gives the boundary score;
+    tokens with a higher score are kept, and of the tokens equal to the boundary score the first ones in index order
+    whose G stays within `top_p` (a stable descending sort's order, which torch.sort gives on CUDA). Masses are
+    summed in 2^-48 fixed point with integer adds (exact and order-independent, so the set is reproducible although
+    the bins are filled by atomic adds on CUDA). The set equals the sort-based one except where G(x) is within fp32
+    rounding (~1e-6) of `top_p` (the reference sums an fp32 cumsum over the sorted row) and, with torch.sort's
+    unstable CPU sort, at ties of the boundary score. Static shapes, no host sync: capturable in a CUDA graph.
+
+    `probs`: softmax(scores) if already computed (scores must not be NaN; -inf is fine)."""
+    B, V = scores.shape
+    dev = scores.device
+    s = scores.float()
+    s = torch.where(s == 0, torch.zeros_like(s), s)  # -0.0 and +0.0 are one value: one key
+    p = s.softmax(-1) if probs is None else probs
+    q = torch.round(p * _MASS_ONE).to(torch.int64)
+    bits = s.view(torch.int32)
+    key = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # order-preserving: signed int order == float order
+    hi = (key >> 16) + (_RADIX // 2)  # [0, 65536)
+    lo = key & (_RADIX - 1)
+    limit = round(float(top_p) * _MASS_ONE)
+    row = torch.arange(B, device=dev)[:, None] * _RADIX
+    # level 1: mass per high-16-bit bin; `incl` = mass at or above each bin
+    h1 = torch.zeros(B * _RADIX, dtype=torch.int64, device=dev)
+    h1 = h1.scatter_add_(0, (row + hi).reshape(-1), q.reshape(-1)).view(B, _RADIX)
+    incl1 = h1.sum(-1, keepdim=True) - _cumsum(h1, 256) + h1
+    b = (incl1 > limit).sum(-1, keepdim=True) - 1  # boundary bin; -1: the whole row's mass is within top_p
+    keep_all = b < 0
+    b = b.clamp(min=0)
+    above1 = (incl1 - h1).gather(-1, b)  # mass of the bins above it
+    # level 2: inside the boundary bin, mass per low-16-bit value (the other tokens go to a spread scratch area)
+    in_bin = hi == b
+    scratch = B * _RADIX + (torch.arange(V, device=dev) & (_RADIX - 1))
+    h2 = torch.zeros(B * _RADIX + _RADIX, dtype=torch.int64, device=dev)
+    h2 = h2.scatter_add_(0, torch.where(in_bin, row + lo, scratch).reshape(-1), q.reshape(-1))
+    h2 = h2[: B * _RADIX].view(B, _RADIX)
+    incl2 = h2.sum(-1, keepdim=True) - _cumsum(h2, 256) + h2
+    v = ((incl2 > limit - above1).sum(-1, keepdim=True) - 1).clamp(min=0)  # the boundary score's low bits
+    base = above1 + (incl2 - h2).gather(-1, v)  # mass strictly above the boundary score
+    tie = in_bin & (lo == v)
+    above = (hi > b) | (in_bin & (lo > v))
+    q_tie = torch.where(tie, q, torch.zeros_like(q)).amax(-1, keepdim=True)  # equal scores: equal q
+    rank = _cumsum(tie.to(torch.int32), 1024) - 1  # index order among the tied tokens
+    return above | (tie & (base + rank * q_tie <= limit)) | keep_all
+
+
+def top_p_filter_radix(scores: torch.Tensor, top_p: float) -> torch.Tensor:
+    """`decoder._top_p_filter` (removed tokens set to -inf) through `top_p_keep`."""
+    return scores.masked_fill(~top_p_keep(scores, top_p), float("-inf"))
+
+
+def sample_choice(scores: torch.Tensor, noise: torch.Tensor, temperature: float, top_p: float | None,
+                  logits: torch.Tensor | None = None):  # fmt: skip
+    """The fast decoder's sampling step (`sampler="radix"`): (choice [B], logsumexp of logits / T [B] or None).
+
+    choice: the exponential race argmax_x p_x / E_x over the top-p set, E the caller's Exp(1) noise (drawn from the
+    session's generator): the draw torch.multinomial makes, from the same distribution as the reference path
+    (softmax of the filtered scores / E), whose normaliser does not change the argmax. With the same noise the two
+    pick the same token unless two ratios are within fp32 rounding. `logits` (raw): their log-sum-exp at T, from
+    which the recorded log-prob of the emitted token is one gather (the reference takes a full log_softmax).
+    Written to be compiled with the step (`FastLatentDecoder(compile=True)`): fused, it reads the row a few times."""
+    s = scores / temperature
+    p = s.softmax(-1)
+    if top_p is not None and top_p < 1.0:
+        ratio = torch.where(top_p_keep(s, top_p, probs=p), p / noise, torch.full_like(p, -1.0))
+    else:
+        ratio = p / noise
+    lse = torch.logsumexp(logits.float() / temperature, -1) if logits is not None else None
+    return _argmax(ratio, 1024), lse
+
+
+def _argmax(x: torch.Tensor, chunk: int) -> torch.Tensor:
+    """argmax along the last dim of a 2-D tensor (the first maximum, as torch.argmax) in two steps, within chunks and
+    over the chunks' maxima: compiled, a whole-row argmax is one program per row (16 programs over 151,936 tokens:
+    0.18 ms of the 0.41 ms sampler on an H100, issue 27's profile)."""
+    B, N = x.shape
+    pad = -N % chunk
+    y = (F.pad(x, (0, pad), value=float("-inf")) if pad else x).view(B, -1, chunk)
+    inner = y.argmax(-1)  # [B, C]
+    c = y.amax(-1).argmax(-1, keepdim=True)  # the first chunk holding the row's maximum
+    return (c * chunk + inner.gather(-1, c)).squeeze(-1)
+
+
+def sample_choice_sorted(scores: torch.Tensor, noise: torch.Tensor, temperature: float, top_p: float | None,
+                         logits: torch.Tensor | None = None):  # fmt: skip
+    """`sample_choice` through the sort-based filter (the reference sampler's operations): the fallback when the
+    radix sampler does not compile (eager, the radix select is slower than the sort: many passes over the row)."""
+    s = scores / temperature
+    if top_p is not None and top_p < 1.0:
+        s = _top_p_filter(s, top_p)
+    lse = torch.logsumexp(logits.float() / temperature, -1) if logits is not None else None
+    return (s.softmax(-1) / noise).argmax(-1), lse
+
+
+SAMPLERS = ("auto", "reference", "radix")
+_LABELS = {"on": False}  # bench/decode_rollout_profile.py: name the phases of an eager step in torch.profiler
+
+
+def _label(name: str):
+    """A torch.profiler range around a phase of the step when a bench turned labels on, else nothing."""
+    if not _LABELS["on"]:
+        return contextlib.nullcontext()
+    return torch.profiler.record_function(name)
 
 
 ATTENTION = ("matmul", "sdpa", "flex", "reduce")
@@ -296,6 +436,7 @@ class DecodeSession:
         self.prefill_rows = 0
         self.prefill_tokens = 0
         self.use_graphs = decoder.use_graphs and dev.type == "cuda"
+        self.sampler = decoder.sampler if decoder.sampler != "auto" else ("radix" if decoder.compile else "reference")
         self.split = self.processor is not None and not self.graph_processor
         self.mutable = [self.hidden, self.logits, self.last_token, self.in_latent, self.span_len, self.finished,
                         self.eos_hit, self.n_gen, self.tok_in, self.lat_in, self.lat_row, self.pos_in]  # fmt: skip
@@ -405,12 +546,20 @@ class DecodeSession:
         """Phase 1 (device only): pick the token, run the span state machine, record, prepare the forward inputs."""
         dec, st = self.dec, self.settings
         feed = dec.feedback(self.hidden)
-        if st.sampling:
+        lse = None  # log-sum-exp of the raw logits / T, when the radix sampler computed it
+        if st.sampling and self.sampler == "radix":
+            with _label("sample (radix top-p, race, log-sum-exp)"):
+                noise = torch.empty_like(scores).exponential_(generator=self.generator)
+                choice, lse = dec.sampler_fn()(scores, noise, max(st.temperature, 1e-6), st.top_p,
+                                               self.logits if self.logprob_store is not None else None)  # fmt: skip
+        elif st.sampling:
             scores = scores / max(st.temperature, 1e-6)
             if st.top_p is not None and st.top_p < 1.0:
-                scores = _top_p_filter(scores, st.top_p)
-            noise = torch.empty_like(scores).exponential_(generator=self.generator)
-            choice = (scores.softmax(-1) / noise).argmax(-1)
+                with _label("top-p (sort)"):
+                    scores = _top_p_filter(scores, st.top_p)
+            with _label("sample (race)"):
+                noise = torch.empty_like(scores).exponential_(generator=self.generator)
+                choice = (scores.softmax(-1) / noise).argmax(-1)
         else:
             choice = scores.argmax(-1)
         token = choice
@@ -440,7 +589,11 @@ class DecodeSession:
             self.lat_store[self.arange, t] = torch.where(done[:, None], self.lat_store[self.arange, t], feed.float())
         if self.logprob_store is not None:  # as the eager loop: raw logits / temperature, before top-p
             temp = max(st.temperature, 1e-6) if st.sampling else 1.0
-            logp = (self.logits.float() / temp).log_softmax(-1).gather(1, token[:, None]).squeeze(1)
+            with _label("log-prob"):
+                if lse is not None:  # the same quantity from the sampler's log-sum-exp: one gather, not a pass
+                    logp = self.logits.gather(1, token[:, None]).squeeze(1).float() / temp - lse
+                else:
+                    logp = (self.logits.float() / temp).log_softmax(-1).gather(1, token[:, None]).squeeze(1)
             self.logprob_store[self.arange, t] = torch.where(done, self.logprob_store[self.arange, t], logp)
         newly = ~done & ~emit & torch.isin(token, self.eos)
         self.eos_hit.copy_(self.eos_hit | newly)
@@ -467,22 +620,27 @@ class DecodeSession:
         valid = self.kv_valid[:, :La]
         bias = torch.zeros(valid.shape, dtype=torch.float32, device=x.device).masked_fill(~valid, float("-inf"))
         layer_fn = dec.compiled_layer()
-        for i in range(len(lm.layers)):
-            x = layer_fn(x, cos, sin, bias, self.k_cache[i], self.v_cache[i], self.pos_in, self.arange,
-                         dec.layer_weights[i], dec.layer_consts, La)  # fmt: skip
-        h = lm.norm(x)[:, 0]
-        self.hidden.copy_(h)
-        self.logits.copy_(dec.model.lm_head(h))
+        with _label("layers"):
+            for i in range(len(lm.layers)):
+                x = layer_fn(x, cos, sin, bias, self.k_cache[i], self.v_cache[i], self.pos_in, self.arange,
+                             dec.layer_weights[i], dec.layer_consts, La)  # fmt: skip
+        with _label("lm_head"):
+            h = lm.norm(x)[:, 0]
+            self.hidden.copy_(h)
+            self.logits.copy_(dec.model.lm_head(h))
 
     def _scores(self) -> torch.Tensor:
-        scores = self.logits.float()
-        if self.graph_processor:
-            scores = self.processor.graph_call(self.n_gen, scores)
+        with _label("processor"):
+            scores = self.logits.float()
+            if self.graph_processor:
+                scores = self.processor.graph_call(self.n_gen, scores)
         return scores
 
     def _body(self, La: int) -> None:
-        self._choose(self._scores())
-        self._forward(La)
+        with _label("choose"):
+            self._choose(self._scores())
+        with _label("forward"):
+            self._forward(La)
 
     def _bucket(self) -> int:
         """Cache columns the next forward must attend: the longest live row, rounded up to kv_bucket."""
@@ -619,10 +777,15 @@ class FastLatentDecoder(LatentDecoder):
                  head: torch.nn.Module | None = None, eos_token_ids: Sequence[int] | None = None, *,
                  use_graphs: bool | None = None, compile: bool = False, attn: str = "matmul", kv_bucket: int = 256,
                  poll_every: int = 16, prefill_rows: int = 8, prefill_tokens: int = 16384,
-                 fuse: bool = True):  # fmt: skip
+                 fuse: bool | str = True, sampler: str = "auto"):  # fmt: skip
         super().__init__(model, tokenizer, latent_ids, budget, head=head, eos_token_ids=eos_token_ids)
         if attn not in ATTENTION:
             raise ValueError(f"attn must be one of {ATTENTION}")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}")
+        if fuse not in (True, False, "copy"):
+            raise ValueError("fuse must be True, False or 'copy'")
+        self.sampler = sampler
         self.use_graphs = torch.cuda.is_available() if use_graphs is None else bool(use_graphs)
         self.compile = bool(compile)
         self.attn = attn
@@ -636,11 +799,15 @@ class FastLatentDecoder(LatentDecoder):
         tc = lm.config
         if getattr(tc, "hidden_act", "silu") != "silu":
             raise ValueError("the fast decoder implements the SiLU MLP of Qwen3-VL")
-        self.fuse = bool(fuse)
+        self.fuse = fuse
         self.layer_weights = []
         for L in lm.layers:
             a, m = L.self_attn, L.mlp
-            if self.fuse:
+            if fuse == "copy":  # fused copies; the modules keep their own Parameters (RL: the optimiser holds them)
+                with torch.no_grad():
+                    qkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).detach()
+                    gate_up = torch.cat([m.gate_proj.weight, m.up_proj.weight]).detach()
+            elif fuse:
                 qkv, gate_up = fuse_projections(L)
             else:
                 qkv, gate_up = (
@@ -664,6 +831,28 @@ class FastLatentDecoder(LatentDecoder):
             torch._dynamo.config.cache_size_limit = max(64, torch._dynamo.config.cache_size_limit)
             _COMPILED["layer"] = torch.compile(decode_layer, dynamic=False, fullgraph=True)
         return _COMPILED["layer"]
+
+    def sampler_fn(self):
+        """`sample_choice`, compiled once per process when `compile=True` (one compiled graph per settings)."""
+        if not self.compile:
+            return sample_choice
+        if "sample" not in _COMPILED:
+            compiled = torch.compile(sample_choice, dynamic=False, fullgraph=True)
+
+            def sample(*args):
+                fn = _COMPILED.get("sample_fallback") or compiled
+                try:
+                    return fn(*args)
+                except Exception as exc:  # first called at a warm-up, outside any capture
+                    if fn is not compiled or torch.cuda.is_current_stream_capturing():
+                        raise
+                    log.warning("future_l1 fast decoder: the sampler did not compile (%s: %s); the sort-based "
+                                "sampler runs instead", type(exc).__name__, str(exc).splitlines()[0][:200])  # fmt: skip
+                    _COMPILED["sample_fallback"] = sample_choice_sorted
+                    return sample_choice_sorted(*args)
+
+            _COMPILED["sample"] = sample
+        return _COMPILED["sample"]
 
     @torch.inference_mode()
     def session(self, slots: int, max_len: int, settings: GenerationSettings | None = None,

@@ -93,6 +93,20 @@ class LatentSFTConfig(TrainingArguments):
                           "process; 0 = none. Encoding is deterministic, so the result is the same; multi-epoch runs "
                           "on small data (the toy experiment: 0.5 MB a record) skip re-decoding and re-processing."},
     )  # fmt: skip
+    frozen_features: bool = field(
+        default=False,
+        metadata={"help": "Run the frozen vision tower once per record (at batch size 1) and train on its stored "
+                          "outputs instead of pixels (training/frozen_features.py): same maths, other float rounding. "
+                          "Worth it with encoded_cache_records covering small, multi-epoch data (the toy "
+                          "experiment); features stay in CPU memory. Needs dataloader_num_workers 0."},
+    )  # fmt: skip
+    shared_prefix: bool = field(
+        default=False,
+        metadata={"help": "Run the leading text that every row of a batch shares (the system prompt) once, its KV "
+                          "cache repeated for the rows: same maths, other float rounding, less compute when the "
+                          "prompt is long against the rest (the toy: 122 of 271 tokens). Needs gradient "
+                          "checkpointing off."},
+    )  # fmt: skip
     selective_lm_head: bool = field(
         default=True, metadata={"help": "Apply the LM head only at supervised positions (same loss, ~3x faster)."}
     )
@@ -131,6 +145,13 @@ class LatentSFTConfig(TrainingArguments):
             raise ValueError(
                 f"question_video_fps must be a positive frame rate or None, not {self.question_video_fps!r}"
             )
+        if self.frozen_features and self.dataloader_num_workers:
+            raise ValueError(
+                "frozen_features runs the model in the data loader's process: set dataloader_num_workers 0"
+            )
+        if self.shared_prefix and self.gradient_checkpointing:
+            raise ValueError("shared_prefix needs the prefix's KV cache, which gradient checkpointing turns off: set "
+                             "gradient_checkpointing false (auto_gpu_settings turns it on with CUDA)")  # fmt: skip
         if self.latent_mse_reduction not in ("sum", "mean"):
             raise ValueError(f"latent_mse_reduction must be 'sum' or 'mean', not {self.latent_mse_reduction!r}")
         super().__post_init__()

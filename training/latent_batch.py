@@ -178,7 +178,8 @@ def _find_last(seq: list[int], sub: list[int]) -> int:
 
 
 def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a list of encoded examples; visual tensors are concatenated in batch order (the scatter order)."""
+    """Right-pad a list of encoded examples; visual tensors (pixels, or `frozen_features`' outputs) are concatenated in
+    batch order (the scatter order)."""
     length = max(len(e["input_ids"]) for e in examples)
 
     def pad(key: str, value) -> torch.Tensor:
@@ -197,11 +198,22 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     if "aux_mask" in examples[0]:
         batch["aux_mask"] = pad("aux_mask", False)
     visuals = (("pixel_values", "image_grid_thw"), ("pixel_values_videos", "video_grid_thw"),
-               ("latent_pixel_values", "latent_grid_thw"), ("aux_pixel_values", "aux_grid_thw"))  # fmt: skip
+               ("latent_pixel_values", "latent_grid_thw"), ("aux_pixel_values", "aux_grid_thw"),
+               ("image_features", "image_grid_thw"), ("video_features", "video_grid_thw"),
+               ("latent_features", "latent_grid_thw"), ("aux_features", "aux_grid_thw"))  # fmt: skip
     for key, grid in visuals:
         present = [e for e in examples if key in e]
         if present:
             batch[key] = torch.cat([e[key] for e in present])
             batch[grid] = torch.cat([e[grid] for e in present])
+    for key in ("image_deepstack", "video_deepstack"):  # (layers, tokens, d) per example: tokens in batch order
+        present = [e[key] for e in examples if key in e]
+        if present:
+            batch[key] = torch.cat(present, dim=1)
+    if "position_ids" in examples[0]:  # `frozen_features`: (3, length) each; padding at 1, as get_rope_index pads
+        positions = torch.ones((3, len(examples), length), dtype=examples[0]["position_ids"].dtype)
+        for i, e in enumerate(examples):
+            positions[:, i, : e["position_ids"].shape[1]] = e["position_ids"]
+        batch["position_ids"] = positions
     batch["span_lengths"] = torch.tensor([n for e in examples for n in e["span_lengths"]], dtype=torch.long)
     return batch

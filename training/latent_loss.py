@@ -9,6 +9,10 @@ Forward, through public transformers APIs only (no monkey-patching):
 3. `Qwen3VLModel.forward(inputs_embeds=…, pixel_values=user images, position_ids=…)`: the model scatters the user
    image features itself (found by the untouched `<|image_pad|>` embeddings) and keeps DeepStack for them.
 
+Two options change only the work, not the maths (`LatentSFTConfig`): `frozen_features` feeds the tower's outputs
+computed once per record (`training.frozen_features`) instead of pixels, and `shared_prefix` runs the text every row
+starts with (the system prompt) once per batch.
+
 Losses on the post-norm last hidden state h:
 * CE: next-token cross-entropy at supervised positions only. The LM head is applied to those rows alone (the
   "selective head"): the same value as full logits, about 3x faster on CPU with the 151k vocabulary.
@@ -61,9 +65,12 @@ def latent_inputs_embeds(model, batch: dict) -> torch.Tensor:
     """Token embeddings with the frozen vision encoder's future-frame tokens scattered at `<|latent|>` positions."""
     inner = model.model
     embeds = inner.get_input_embeddings()(batch["input_ids"])
-    if "latent_pixel_values" in batch:
-        feats = future_frame_targets(model, batch["latent_pixel_values"], batch["latent_grid_thw"])
-        targets = torch.cat(feats).to(embeds.dtype)
+    if "latent_features" in batch or "latent_pixel_values" in batch:
+        if "latent_features" in batch:  # `frozen_features`: the tower's outputs, computed once per record
+            targets = batch["latent_features"].to(embeds.dtype)
+        else:
+            targets = torch.cat(future_frame_targets(model, batch["latent_pixel_values"], batch["latent_grid_thw"]))
+            targets = targets.to(embeds.dtype)
         mask = batch["latent_mask"]
         if int(mask.sum()) != targets.shape[0]:
             raise ValueError(f"{int(mask.sum())} <|latent|> tokens but {targets.shape[0]} future-frame tokens")
@@ -71,29 +78,98 @@ def latent_inputs_embeds(model, batch: dict) -> torch.Tensor:
     return embeds
 
 
-def latent_hidden_states(model, batch: dict, embeds: torch.Tensor, *, all_layers: bool = False):
+def latent_hidden_states(model, batch: dict, embeds: torch.Tensor, *, all_layers: bool = False,
+                         share_prefix: bool = False):  # fmt: skip
     """The language model's last hidden state (batch, seq, d) over `embeds`; with `all_layers`, the tuple of every
-    layer's (embeddings first), for probes."""
+    layer's (embeddings first), for probes. With `share_prefix`, the leading text every row shares (the system
+    prompt) runs once and its KV cache is repeated for the rows (`shared_prefix_length`): same maths, less compute."""
     inner = model.model
-    position_ids, _ = inner.get_rope_index(
-        batch["input_ids"],
-        batch["mm_token_type_ids"],
-        image_grid_thw=batch.get("image_grid_thw"),
-        video_grid_thw=batch.get("video_grid_thw"),
-        attention_mask=batch["attention_mask"],
-    )
+    positions = batch.get("position_ids")
+    if positions is None:
+        positions, _ = inner.get_rope_index(
+            batch["input_ids"],
+            batch["mm_token_type_ids"],
+            image_grid_thw=batch.get("image_grid_thw"),
+            video_grid_thw=batch.get("video_grid_thw"),
+            attention_mask=batch["attention_mask"],
+        )
+    precomputed = encoder_outputs(batch)
+    visual = {"mm_encoder_outputs": precomputed} if precomputed else {
+        "pixel_values": batch.get("pixel_values"), "image_grid_thw": batch.get("image_grid_thw"),
+        "pixel_values_videos": batch.get("pixel_values_videos"), "video_grid_thw": batch.get("video_grid_thw"),
+    }  # fmt: skip
+    prefix = shared_prefix_length(batch, embeds, positions) if share_prefix and not all_layers else 0
+    if prefix:
+        return _hidden_with_shared_prefix(inner, batch, embeds, positions, visual, prefix)
     out = inner(
         inputs_embeds=embeds,
         attention_mask=batch["attention_mask"],
-        position_ids=position_ids,
-        pixel_values=batch.get("pixel_values"),
-        image_grid_thw=batch.get("image_grid_thw"),
-        pixel_values_videos=batch.get("pixel_values_videos"),
-        video_grid_thw=batch.get("video_grid_thw"),
+        position_ids=positions,
         use_cache=False,
         output_hidden_states=all_layers,
+        **visual,
     )
     return out.hidden_states if all_layers else out.last_hidden_state
+
+
+def encoder_outputs(batch: dict) -> dict | None:
+    """The batch's precomputed question features as Qwen3-VL's `mm_encoder_outputs`, or None if it carries pixels."""
+    from transformers.models.qwen3_vl.modeling_qwen3_vl import BaseModelOutputWithDeepstackFeatures
+
+    outputs = {}
+    for name in ("image", "video"):  # `frozen_features` keys: <name>_features, <name>_deepstack
+        if f"{name}_features" in batch:
+            deepstack = batch[f"{name}_deepstack"]
+            outputs[name] = BaseModelOutputWithDeepstackFeatures(
+                pooler_output=(batch[f"{name}_features"],), deepstack_features=[(layer,) for layer in deepstack]
+            )
+    return outputs or None
+
+
+MIN_SHARED_PREFIX = 16  # a shorter shared prefix saves less than its own forward costs
+
+
+def shared_prefix_length(batch: dict, embeds: torch.Tensor, positions: torch.Tensor) -> int:
+    """Leading positions where every row holds the same attended text token (no image, video or latent), embedding
+    and position alike; 0 if fewer than `MIN_SHARED_PREFIX`, for one row, or if it is the whole sequence."""
+    ids = batch["input_ids"]
+    rows, length = ids.shape
+    if rows < 2:
+        return 0
+    same = (ids == ids[:1]).all(0) & batch["attention_mask"].bool().all(0) & (batch["mm_token_type_ids"] == 0).all(0)
+    same &= ~batch["latent_mask"].any(0) & (positions == positions[:, :1]).all(0).all(0)
+    n = int(same.int().cumprod(0).sum())
+    if n < MIN_SHARED_PREFIX or n >= length or not torch.equal(embeds[:, :n], embeds[:1, :n].expand(rows, -1, -1)):
+        return 0
+    return n
+
+
+def _cache_argument(module) -> str:
+    """The name this transformers gives the KV cache argument (`cache` in 5.24, `past_key_values` before)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(type(module).forward).parameters else "past_key_values"
+
+
+def _hidden_with_shared_prefix(inner, batch: dict, embeds: torch.Tensor, positions: torch.Tensor, visual: dict,
+                               prefix: int) -> torch.Tensor:  # fmt: skip
+    """Last hidden states with the first `prefix` positions run for one row; the rest attends to its repeated cache
+    (gradients flow through it, summed over the rows, as they would from each row's own copy)."""
+    from transformers import DynamicCache
+
+    text = inner.language_model
+    rows = embeds.shape[0]
+    cache = DynamicCache(config=text.config)
+    head = text(inputs_embeds=embeds[:1, :prefix], attention_mask=batch["attention_mask"][:1, :prefix],
+                position_ids=positions[:, :1, :prefix], use_cache=True,
+                **{_cache_argument(text): cache}).last_hidden_state  # fmt: skip
+    if cache.get_seq_length() != prefix:  # gradient checkpointing turns the cache off during training
+        raise RuntimeError("shared_prefix: the prefix's KV cache was not kept; turn gradient checkpointing off")
+    cache.batch_repeat_interleave(rows)
+    tail = inner(inputs_embeds=embeds[:, prefix:], attention_mask=batch["attention_mask"],
+                 position_ids=positions[:, :, prefix:], use_cache=True, **{_cache_argument(inner): cache},
+                 **visual).last_hidden_state  # fmt: skip
+    return torch.cat([head.expand(rows, -1, -1), tail], dim=1)
 
 
 def latent_sft_loss(
@@ -105,11 +181,12 @@ def latent_sft_loss(
     mse_reduction: str = "sum",
     selective_head: bool = True,
     aux_head: torch.nn.Module | None = None,
+    share_prefix: bool = False,
 ) -> LatentLossOutput:
     """L = L_CE + λ·L_latent; with `aux_head` and aux targets in the batch (text-only SFT with the aux head), the
     latent term is the aux head's loss instead (`training.aux_head`), with the same λ."""
     embeds = latent_inputs_embeds(model, batch)
-    hidden = latent_hidden_states(model, batch, embeds)
+    hidden = latent_hidden_states(model, batch, embeds, share_prefix=share_prefix)
 
     labels = batch["labels"][:, 1:]
     prev = hidden[:, :-1]
@@ -137,12 +214,14 @@ def latent_sft_loss(
         lat = hidden.new_zeros((), dtype=torch.float32)
     loss = ce + latent_lambda * lat if latent_lambda else ce
     aux = None
-    if aux_head is not None and "aux_pixel_values" in batch:
+    if aux_head is not None and ("aux_pixel_values" in batch or "aux_features" in batch):
         from future_l1.training.aux_head import aux_latent_loss
 
-        with torch.no_grad():  # the frozen encoder's tokens of the reasoning frame, as latent SFT's targets
-            feats = model.model.get_image_features(batch["aux_pixel_values"], batch["aux_grid_thw"]).pooler_output
-        aux = aux_latent_loss(aux_head, hidden, batch["aux_mask"], torch.cat(feats))
+        if "aux_features" in batch:  # `frozen_features`
+            targets = batch["aux_features"]
+        else:  # the frozen encoder's tokens of the reasoning frame, as latent SFT's targets
+            targets = torch.cat(future_frame_targets(model, batch["aux_pixel_values"], batch["aux_grid_thw"]))
+        aux = aux_latent_loss(aux_head, hidden, batch["aux_mask"], targets)
         loss = loss + latent_lambda * aux
         aux = aux.detach()
     return LatentLossOutput(loss, ce.detach(), lat.detach(), int(supervised.sum()), n_latent, aux)

@@ -30,11 +30,15 @@ from future_l1.training.config import SFT_PATHS, ConfigError, LatentSFTConfig, p
 log = logging.getLogger(__name__)
 
 
+FEATURIZE_CHUNK = 16  # records per frozen-tower call in `encode_all` (fixed: features must not depend on the run)
+
+
 class LatentSFTDataset(Dataset):
     """Encoded records; the first `keep_encoded` distinct ones stay in memory (encoding is deterministic)."""
 
-    def __init__(self, records, encoder, cache, keep_encoded: int = 0):
+    def __init__(self, records, encoder, cache, keep_encoded: int = 0, featurize=None):
         self.records, self.encoder, self.cache = records, encoder, cache
+        self.featurize = featurize  # `frozen_features`: an encoded example -> the same with the tower's outputs
         self.skipped: dict[str, str] = {}
         self.keep_encoded = keep_encoded
         self.encoded: dict[int, dict] = {}  # by position: record ids need not be unique
@@ -52,6 +56,8 @@ class LatentSFTDataset(Dataset):
                 return dict(self.encoded[at])  # collate stacks into new tensors: the cached ones stay intact
             try:
                 example = self.encoder.encode(rec, *rec.load_frames(self.cache))
+                if self.featurize is not None:
+                    example = self.featurize([example])[0]
             except Exception as exc:  # unreadable media or an encoding failure: skip this record, keep training
                 self.skipped[rec.id] = f"{type(exc).__name__}: {exc}"
                 log.warning("skipping record %s: %s", rec.id, self.skipped[rec.id])
@@ -60,6 +66,29 @@ class LatentSFTDataset(Dataset):
                 self.encoded[at] = dict(example)
             return example
         raise RuntimeError(f"no usable record left; skipped: {self.skipped}")
+
+    def encode_all(self, chunk: int = 16, progress: bool = True) -> None:
+        """Encode the records the cache can keep now, with `featurize` run on `chunk` of them at a time in data order
+        (so a record's features do not depend on the shuffle); bad records are skipped as during training."""
+        from tqdm.auto import tqdm
+
+        room = self.keep_encoded - len(self.encoded)
+        todo = [at for at in range(len(self.records)) if at not in self.encoded][:room]
+        bar = tqdm(total=len(todo), desc="encoding records", unit="record", disable=not progress)
+        for start in range(0, len(todo), chunk):
+            ready = {}
+            for at in todo[start : start + chunk]:
+                rec = self.records[at]
+                try:
+                    ready[at] = self.encoder.encode(rec, *rec.load_frames(self.cache))
+                except Exception as exc:  # as in __getitem__: named, counted, skipped
+                    self.skipped[rec.id] = f"{type(exc).__name__}: {exc}"
+                    log.warning("skipping record %s: %s", rec.id, self.skipped[rec.id])
+            if ready and self.featurize is not None:
+                ready = dict(zip(ready, self.featurize(list(ready.values())), strict=True))
+            self.encoded.update(ready)
+            bar.update(len(todo[start : start + chunk]))
+        bar.close()
 
 
 class LatentSFTTrainer(Trainer):
@@ -81,7 +110,7 @@ class LatentSFTTrainer(Trainer):
         out = latent_sft_loss(
             model, inputs, latent_lambda=c.latent_lambda, latent_loss=c.latent_loss,
             mse_reduction=c.latent_mse_reduction, selective_head=c.selective_lm_head,
-            aux_head=getattr(model, AUX_HEAD, None),
+            aux_head=getattr(model, AUX_HEAD, None), share_prefix=c.shared_prefix,
         )  # fmt: skip
         m = self._metrics
         m["ce"].append(out.ce.item())
@@ -196,14 +225,27 @@ def build_trainer(config: LatentSFTConfig):
                             aux_targets=config.aux_latent_head)  # fmt: skip
     if config.aux_latent_head:  # before the trainer, so that its optimizer holds the head's parameters
         attach_aux_head(model, config.max_latent_token, config.seed)
-    dataset = LatentSFTDataset(
-        loaded.records, encoder, FrameCache(config.frame_cache_videos), keep_encoded=config.encoded_cache_records
-    )
+    featurize = None
+    if config.frozen_features:
+        from functools import partial
+
+        from future_l1.training.frozen_features import featurize, supports_precomputed
+
+        if not supports_precomputed(model):
+            import transformers
+
+            raise ConfigError([f"frozen_features: transformers {transformers.__version__} cannot take precomputed "
+                               "vision outputs (mm_encoder_outputs); use the locked version or turn it off"])  # fmt: skip
+        featurize = partial(featurize, model)
+    dataset = LatentSFTDataset(loaded.records, encoder, FrameCache(config.frame_cache_videos),
+                               keep_encoded=config.encoded_cache_records, featurize=featurize)  # fmt: skip
     pad_id = processor.tokenizer.pad_token_id
     trainer = LatentSFTTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=processor,
         data_collator=lambda examples: collate(examples, pad_id), sft_config=config,
     )  # fmt: skip
+    if featurize is not None:  # the model is on its device now: every record's features once, up front
+        dataset.encode_all(chunk=FEATURIZE_CHUNK, progress=not config.disable_tqdm)
     trainer.remove_callback(PrinterCallback)  # raw log dictionaries, one per logging step
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(StepProgress())

@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--full-vocabulary", action="store_true",
                    help="keep the tiny model's full 151,936-row Qwen vocabulary (an SFT step 6.4 times slower: "
                         "make bench) instead of the toy vocabulary")  # fmt: skip
+    p.add_argument("--reference-sft", action="store_true",
+                   help="SFT runs the vision tower on every batch and the whole prompt for every row, the path of "
+                        "the runs recorded before 2026-12-06 (the default computes the same maths with less work "
+                        "and other float rounding, so its checkpoints and numbers differ slightly)")  # fmt: skip
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--tune", action="store_true",
                       help="instead of the experiment: every trained arm at each (steps, learning rate) of the tuning "
@@ -100,6 +104,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["question_video"] = False
     if args.full_vocabulary:
         overrides["toy_vocabulary"] = False
+    if args.reference_sft:
+        overrides["fast_sft"] = False
     if args.n_eval:
         overrides["n_val" if args.split == "val" else "n_test"] = args.n_eval
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})

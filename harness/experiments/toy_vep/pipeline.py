@@ -147,6 +147,7 @@ def train(out: Path, s: Settings, variant: str, seed: int, train_file: Path) -> 
             "max_latent_token": s.max_latent_token, "latent_lambda": s.latent_lambda,
             "text_only": variant != "latent", "report_to": "none", "disable_tqdm": s.sft_workers > 1,
             "encoded_cache_records": s.n_train,  # 6+ epochs over 1000 records: encode each once (0.5 GB; same result)
+            "frozen_features": s.fast_sft, "shared_prefix": s.fast_sft,
         }  # fmt: skip
         if variant == "aux":  # (b) + the aux head, with (a)'s λ (the other arms' configs stay as they were)
             values["aux_latent_head"] = True

@@ -62,7 +62,7 @@ RL_MODES = {
     # the 3 seeds its published result used (latent-vs-text's full mode has 5 since issue 28), from the SFT setting it
     # was run and tuned on (600 steps, lr 1e-2: `tuned=()`, not latent-vs-text's per-arm tuned settings)
     "full": RLSettings(
-        sft=replace(MODES["full"], sft_workers=1, seeds=(0, 1, 2), tuned=()),
+        sft=replace(MODES["full"], sft_workers=1, seeds=(0, 1, 2), tuned=(), fast_sft=False),  # its SFT path
         steps=24,
         prompts=4,
         generations=8,

@@ -68,6 +68,10 @@ class Settings:
     toy_vocabulary: bool = True  # the tiny model's vocabulary pruned to the toy's texts (False: all 151,936 rows)
     eval_batch_size: int = 32
     sft_workers: int = 2  # SFT processes at once, one thread each (results do not depend on it)
+    # SFT with the vision tower's outputs computed once per record and the system prompt run once per batch
+    # (`frozen_features`, `shared_prefix`): same maths, other float rounding, so other checkpoints (tag "-fs");
+    # False is the path of every run recorded before 2026-12-06 (`--reference-sft`)
+    fast_sft: bool = True
     arms: tuple[str, ...] = TRAINED  # trained arms to run ("latent" always; the others and their evaluations optional)
     # per-arm (arm, steps, learning rate) chosen on val (`tuning`), overriding `steps` and `learning_rate` for that arm
     tuned: tuple[tuple[str, int, float], ...] = ()
@@ -96,6 +100,7 @@ class Settings:
             f"-vis{VERSION}" if self.toy_vision else ""
         )
         base += "-qvid" if self.question_video else ""
+        base += "-fs" if self.fast_sft else ""
         if self.toy_vocabulary:  # named by its texts' hash: a changed vocabulary never reuses a checkpoint
             from future_l1.harness.experiments.toy_vep.task import vocabulary_domain
             from future_l1.model.processor import domain_name

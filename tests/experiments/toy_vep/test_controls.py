@@ -146,13 +146,13 @@ def test_attaching_the_aux_head_leaves_the_global_rng_alone():
 
 
 def test_every_trained_arm_has_its_own_checkpoint_name_and_the_old_ones_are_unchanged():
-    full = replace(MODES["full"], tuned=())  # the untuned names: the published 600-step checkpoints
+    full = replace(MODES["full"], tuned=(), fast_sft=False)  # the untuned names: the published 600-step checkpoints
     tags = {arm: full.tag(arm) for arm in TRAINED}
     assert len(set(tags.values())) == len(TRAINED)
     assert tags["text"] == "v3-n1000-st600-b16-lr0p01-vis2-qvid-voc641f45-px16384"  # (b)'s published checkpoints
     assert tags["latent"] == full.tag()
     other = Settings(n_train=1000, n_val=300, n_test=300, seeds=(0,), steps=600, batch_size=16, max_latent_token=2,
-                     latent_lambda=0.3)  # fmt: skip
+                     latent_lambda=0.3, fast_sft=False)  # fmt: skip
     assert other.tag("pause") != tags["pause"]  # the pause count is L_max
     assert other.tag("aux") != tags["aux"]  # the aux head regresses L_max tokens with λ
     assert other.tag("cot") == tags["cot"]  # the chain of thought depends on neither

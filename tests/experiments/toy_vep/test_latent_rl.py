@@ -13,6 +13,7 @@ from future_l1.harness.experiments.toy_vep.rl import ARMS, RL_MODES, rl_rows
 def test_arms_differ_only_in_their_tag_and_modes_fit_the_budget():
     s = RL_MODES["full"]
     assert s.tag("rl_all") != s.tag("rl_acc") and s.tag("rl_all").startswith(s.sft.tag())
+    assert not s.sft.fast_sft  # its published result's SFT path: the checkpoints it starts from are those
     assert s.sft.seeds == (0, 1, 2) and RL_MODES["quick"].sft.seeds == (0,)
     assert (s.prompts * s.generations) % s.mini_batches == 0  # whole micro-batches per optimiser step
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,6 @@ def test_sft_is_bit_reproducible_and_the_variants_differ(tmp_path):
 @pytest.mark.integration
 def test_parallel_sft_gives_the_same_checkpoints_as_serial(tmp_path):
     """`train_all` trains each arm on one thread in its own spawned process; how many run at once changes nothing."""
-    from dataclasses import replace
-
     s = Settings(n_train=8, n_val=4, n_test=4, seeds=(0,), steps=2, batch_size=2, sft_workers=2,
                  arms=("latent", "text", "aux"))  # fmt: skip
     train_file, _ = pipeline.prepare_data(tmp_path / "a", s, "val")
@@ -185,6 +184,9 @@ def test_cli_flags_bring_back_the_earlier_setup_under_other_checkpoint_names():
     assert (old.toy_vision, old.question_video, old.toy_vocabulary, old.sft_workers) == (False, False, False, 1)
     for variant in TRAINED:
         assert old.tag(variant) != default.tag(variant)  # never reuses a checkpoint of the other setup
+    reference = cli.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", "--reference-sft"]))
+    assert default.fast_sft and reference == replace(default, fast_sft=False)
+    assert all(reference.tag(arm) != default.tag(arm) for arm in TRAINED)
     arms = cli.settings_from_args(parser.parse_args(["experiment", "latent-vs-text", "--arms", "latent", "text"]))
     assert arms.arms == ("latent", "text") and arms.variants() == ("latent", "text", "latent_off", "latent_noise",
                                                                    "latent_mean", "latent_random")  # fmt: skip
@@ -222,6 +224,10 @@ def test_cache_names_are_unchanged_by_the_move():
     assert domain_name(vocabulary_domain()) == "641f45865a2f"
     assert pipeline.base_checkpoint_name(0, 128 * 128) == f"toy-vep-base-seed0-px16384-domain-641f45865a2f-{encoder}"
     assert pipeline.base_checkpoint_name(1, 64, vision=False, toy_vocabulary=False) == "toy-vep-base-seed1-px64"
-    assert MODES["quick"].tag() == "v3-n96-st24-b4-lr0p01-vis2-qvid-voc641f45-lam0p1-L4-px16384"
-    assert MODES["full"].tag("text") == "v3-n1000-st1200-b16-lr0p003-vis2-qvid-voc641f45-px16384"  # tuned (b)
-    assert MODES["full"].tag() == "v3-n1000-st1200-b16-lr0p01-vis2-qvid-voc641f45-lam0p1-L4-px16384"
+    quick, full = (replace(MODES[m], fast_sft=False) for m in ("quick", "full"))  # the SFT path they were made on
+    assert quick.tag() == "v3-n96-st24-b4-lr0p01-vis2-qvid-voc641f45-lam0p1-L4-px16384"
+    assert full.tag("text") == "v3-n1000-st1200-b16-lr0p003-vis2-qvid-voc641f45-px16384"  # tuned (b)
+    assert full.tag() == "v3-n1000-st1200-b16-lr0p01-vis2-qvid-voc641f45-lam0p1-L4-px16384"
+    # the default SFT path (`fast_sft`) rounds differently, so its checkpoints are others
+    assert MODES["full"].tag() == "v3-n1000-st1200-b16-lr0p01-vis2-qvid-fs-voc641f45-lam0p1-L4-px16384"
+    assert all(MODES["full"].tag(arm) == full.tag(arm).replace("-qvid-", "-qvid-fs-") for arm in TRAINED)

@@ -3,8 +3,9 @@
 Group "toy-sft-step", one process, one thread (as the experiment's SFT workers run): the whole latent SFT step of the
 tiny model on a batch of 16 toy records (forward, loss, backward) with the full 151,936-row Qwen vocabulary, next to
 its output head alone (the cross-entropy at the step's supervised positions), and the same step with the experiment's
-toy vocabulary (`toy_vep.task.vocabulary_domain`, 1,152 rows; the same records, the same tokens). The ratios say
-what the toy vocabulary saves (the experiment's README, cost of the full mode).
+toy vocabulary (`toy_vep.task.vocabulary_domain`, 1,152 rows; the same records, the same tokens), and that step on the
+experiment's SFT path (`fast_sft`: the frozen tower's outputs computed once, `frozen_features`, and the system prompt
+run once per batch, `shared_prefix`). The ratios say what each saves (the experiment's README, cost of the full mode).
 """
 
 from __future__ import annotations
@@ -60,14 +61,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _step(inputs):
+def _step(inputs, **options):
     from future_l1.training.latent_loss import latent_sft_loss
 
     model, batch = inputs
 
     def step():
         model.zero_grad(set_to_none=True)
-        out = latent_sft_loss(model, batch, latent_lambda=0.1)
+        out = latent_sft_loss(model, batch, latent_lambda=0.1, **options)
         out.loss.backward()
         return out
 
@@ -87,6 +88,27 @@ def test_bench_toy_sft_step_toy_vocabulary(benchmark, step_inputs, toy_vocabular
     assert toy_vocabulary_inputs[0].lm_head.weight.shape[0] < step_inputs[0].lm_head.weight.shape[0] // 100
     out = benchmark(_step(toy_vocabulary_inputs))
     assert torch.isfinite(out.loss) and out.n_latent == 4 * BATCH
+
+
+@pytest.mark.benchmark(group="toy-sft-step")
+def test_bench_toy_sft_step_toy_vocabulary_fast_path(benchmark, toy_vocabulary_inputs, one_thread):
+    from future_l1.training.frozen_features import featurize
+    from future_l1.training.latent_batch import collate
+
+    model, batch = toy_vocabulary_inputs
+    examples = [{k: v[i] for k, v in batch.items() if k in ("input_ids", "attention_mask", "mm_token_type_ids",
+                                                            "labels", "latent_mask")} for i in range(BATCH)]  # fmt: skip
+    for e, pixels, grid, latent, latent_grid in zip(
+        examples, batch["pixel_values_videos"].chunk(BATCH), batch["video_grid_thw"].split(1),
+        batch["latent_pixel_values"].chunk(BATCH), batch["latent_grid_thw"].split(1), strict=True,
+    ):  # fmt: skip  # one clip and one reasoning frame per record, all the same size
+        e.update(pixel_values_videos=pixels, video_grid_thw=grid, latent_pixel_values=latent,
+                 latent_grid_thw=latent_grid, span_lengths=[4])  # fmt: skip
+    fast = collate(featurize(model, examples), pad_id=0)
+    reference = _step(toy_vocabulary_inputs)()
+    out = benchmark(_step((model, fast), share_prefix=True))
+    torch.testing.assert_close(out.loss, reference.loss, rtol=1e-5, atol=1e-6)  # the same loss, less work
+    assert out.n_latent == 4 * BATCH
 
 
 def _head(rows: int, step_inputs):
